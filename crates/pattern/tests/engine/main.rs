@@ -1,0 +1,4 @@
+//! The pattern engine's integration tests: one binary, a module per concern.
+
+mod reference;
+mod tables;
