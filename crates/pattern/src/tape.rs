@@ -103,12 +103,29 @@ pub(crate) fn any_child(tape: &[Node<'_>], i: usize, mut f: impl FnMut(usize) ->
         _ => return false,
     };
     let mut at = i + 1;
-    for _ in 0..len {
+    for n in 0..len {
         let value = if is_object { at + 1 } else { at };
-        if f(value) {
+        let next = value + width(tape, value);
+        if !(is_object && key_repeats(tape, at, next, len - n - 1)) && f(value) {
             return true;
         }
-        at = value + width(tape, value);
+        at = next;
+    }
+    false
+}
+
+/// Whether the key at `key` appears again among the `remaining` entries starting at `from`
+/// (a repeated key is shadowed by its last occurrence).
+fn key_repeats(tape: &[Node<'_>], key: usize, mut from: usize, remaining: usize) -> bool {
+    let Some(Node::String(k)) = tape.get(key) else {
+        return false;
+    };
+    for _ in 0..remaining {
+        if matches!(tape.get(from), Some(Node::String(other)) if other == k) {
+            return true;
+        }
+        from += 1;
+        from += width(tape, from);
     }
     false
 }
