@@ -174,6 +174,7 @@ impl FilterSet {
             });
         }
         trie.seal();
+        prefilter.seal(&mut requirements);
         FilterSet {
             filters,
             trie,

@@ -17,58 +17,136 @@
 //! full evaluation.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use memchr::memmem;
 
 use crate::ast::{CmpOp, Condition, Expr, Literal, Step, Test};
 use crate::glob::Glob;
 
-/// What a filter needs from the raw event.
+/// A set of atoms, one bit each.
+type Bits = Box<[u64]>;
+
+fn bit_set(bits: &mut [u64], i: u32) {
+    bits[(i / 64) as usize] |= 1 << (i % 64);
+}
+
+/// FNV-1a: the exact-value tables hash a few short strings per event, where SipHash's setup
+/// cost dominates.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// What a filter needs from the raw event, as a tree of `&&`/`||` nodes. Each node tests its
+/// direct atoms a key at a time (one mask per key), then its child nodes.
 #[derive(Debug, Clone)]
 pub(crate) enum Requirement {
     /// Nothing can be ruled out.
     Always,
-    Atom(u32),
-    All(Vec<Requirement>),
-    Any(Vec<Requirement>),
+    /// Every group and child must hold.
+    All(Node),
+    /// Some group or child must hold.
+    Any(Node),
 }
 
-#[derive(Debug, Clone)]
-enum AtomTest {
-    Present,
-    Exact,
-    Glob(Glob),
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Node {
+    /// Direct atoms, grouped by key: (key, atom bits).
+    groups: Vec<(u32, Vec<u32>)>,
+    /// The same groups as masks, built by `Prefilter::seal`.
+    masks: Vec<(u32, Bits)>,
+    children: Vec<Requirement>,
+    /// Every key this node or its children read (so a child can be tried first when all of its
+    /// keys are already scanned).
+    keys: Vec<u32>,
 }
 
-#[derive(Debug, Clone)]
-struct Atom {
-    key: u32,
-    test: AtomTest,
+impl Requirement {
+    fn keys(&self) -> &[u32] {
+        match self {
+            Requirement::Always => &[],
+            Requirement::All(n) | Requirement::Any(n) => &n.keys,
+        }
+    }
+}
+
+/// Built form of a requirement before it is grouped.
+enum Raw {
+    Always,
+    Atom(u32, u32),
+    All(Vec<Raw>),
+    Any(Vec<Raw>),
 }
 
 #[derive(Debug, Clone)]
 struct AnchorKey {
     /// `"key"`, quotes included.
     finder: memmem::Finder<'static>,
-    /// Exact-value atoms by the value they need.
-    exact: HashMap<Box<[u8]>, Vec<u32>>,
-    /// Every atom on this key.
-    atoms: Vec<u32>,
+    /// Atoms that hold when the key occurs at all.
+    present: Vec<u32>,
+    /// Atoms that hold when the key's value is a given string.
+    exact: FnvMap<Box<[u8]>, Vec<u32>>,
+    /// Atoms that hold when the key's value matches a glob.
+    globs: Vec<(Glob, u32)>,
+    /// Masks of the above, built by `seal`.
+    present_mask: Bits,
+    exact_masks: FnvMap<Box<[u8]>, Bits>,
+    /// Every value atom (exact and glob): what a number or escaped string could satisfy.
+    value_mask: Bits,
 }
 
 /// The prefilter of a filter set: anchor keys, atoms and per-filter requirements.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Prefilter {
+    /// `\u`: an event containing it is never prefiltered.
+    unicode_escape: memmem::Finder<'static>,
     keys: Vec<AnchorKey>,
     key_index: HashMap<String, u32>,
-    atoms: Vec<Atom>,
+    atom_index: HashMap<(u32, AtomKind), u32>,
+    atoms: u32,
+    words: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum AtomKind {
+    Present,
+    Exact(Box<[u8]>),
+    Glob(String),
+}
+
+impl Default for Prefilter {
+    fn default() -> Self {
+        Prefilter {
+            unicode_escape: memmem::Finder::new(b"\\u").into_owned(),
+            keys: Vec::new(),
+            key_index: HashMap::new(),
+            atom_index: HashMap::new(),
+            atoms: 0,
+            words: 0,
+        }
+    }
 }
 
 /// Per-event state of the prefilter (reused; reset by [`PrefilterScratch::reset`]).
 #[derive(Debug, Default)]
 pub(crate) struct PrefilterScratch {
     key_done: Vec<bool>,
-    atom_true: Vec<bool>,
+    atom_true: Vec<u64>,
     escapes: Option<bool>,
 }
 
@@ -77,7 +155,7 @@ impl PrefilterScratch {
         self.key_done.clear();
         self.key_done.resize(p.keys.len(), false);
         self.atom_true.clear();
-        self.atom_true.resize(p.atoms.len(), false);
+        self.atom_true.resize(p.words, 0);
         self.escapes = None;
     }
 }
@@ -88,34 +166,36 @@ fn anchorable(text: &[u8]) -> bool {
 }
 
 impl Prefilter {
-    /// Builds the requirement of a JSON filter, adding its atoms.
+    /// Builds the requirement of a JSON filter, adding its atoms. Call [`Prefilter::seal`] after
+    /// the last filter.
     pub(crate) fn add(&mut self, expr: &Expr<Condition>) -> Requirement {
+        let raw = self.raw(expr);
+        group(raw)
+    }
+
+    fn raw(&mut self, expr: &Expr<Condition>) -> Raw {
         match expr {
             Expr::Cond(c) => self.condition(c),
             Expr::And(items) => {
-                let mut all: Vec<Requirement> = items
+                let all: Vec<Raw> = items
                     .iter()
-                    .map(|i| self.add(i))
-                    .filter(|r| !matches!(r, Requirement::Always))
+                    .map(|i| self.raw(i))
+                    .filter(|r| !matches!(r, Raw::Always))
                     .collect();
-                match all.len() {
-                    0 => Requirement::Always,
-                    1 => all.remove(0),
-                    _ => Requirement::All(all),
-                }
+                if all.is_empty() { Raw::Always } else { Raw::All(all) }
             }
             Expr::Or(items) => {
-                let any: Vec<Requirement> = items.iter().map(|i| self.add(i)).collect();
-                if any.iter().any(|r| matches!(r, Requirement::Always)) {
-                    Requirement::Always
+                let any: Vec<Raw> = items.iter().map(|i| self.raw(i)).collect();
+                if any.iter().any(|r| matches!(r, Raw::Always)) {
+                    Raw::Always
                 } else {
-                    Requirement::Any(any)
+                    Raw::Any(any)
                 }
             }
         }
     }
 
-    fn condition(&mut self, c: &Condition) -> Requirement {
+    fn condition(&mut self, c: &Condition) -> Raw {
         let steps = &c.selector.steps;
         let last_key = |steps: &[Step]| {
             steps.iter().rev().find_map(|s| match s {
@@ -125,7 +205,7 @@ impl Prefilter {
         };
         let wildcard = c.selector.wildcard();
         let (key, value_test) = match &c.test {
-            Test::NotExists => return Requirement::Always,
+            Test::NotExists => return Raw::Always,
             // `!=` on a wildcard holds for an empty member set: only the parent must exist.
             Test::Compare(CmpOp::Ne, _) if wildcard.is_some() => {
                 (last_key(&steps[..wildcard.unwrap_or(0)]), None)
@@ -140,26 +220,30 @@ impl Prefilter {
             _ => (last_key(steps), None),
         };
         let Some(key) = key.filter(|k| anchorable(k.as_bytes())) else {
-            return Requirement::Always;
+            return Raw::Always;
         };
         let key_id = self.key(&key);
-        let test = match value_test {
-            Some(g) if g.is_exact() => AtomTest::Exact,
-            Some(g) => AtomTest::Glob(g),
-            None => AtomTest::Present,
+        let kind = match &value_test {
+            Some(g) => match g.as_exact() {
+                Some(exact) => AtomKind::Exact(exact.into()),
+                None => AtomKind::Glob(g.source().to_owned()),
+            },
+            None => AtomKind::Present,
         };
-        let atom = self.atoms.len() as u32;
-        if let (AtomTest::Exact, Test::Compare(_, Literal::Str(g))) = (&test, &c.test) {
-            let value: Box<[u8]> = g.as_exact().unwrap_or_default().into();
-            self.keys[key_id as usize]
-                .exact
-                .entry(value)
-                .or_default()
-                .push(atom);
+        if let Some(&atom) = self.atom_index.get(&(key_id, kind.clone())) {
+            return Raw::Atom(key_id, atom);
         }
-        self.keys[key_id as usize].atoms.push(atom);
-        self.atoms.push(Atom { key: key_id, test });
-        Requirement::Atom(atom)
+        let atom = self.atoms;
+        self.atoms += 1;
+        let k = &mut self.keys[key_id as usize];
+        match (&kind, value_test) {
+            (AtomKind::Present, _) => k.present.push(atom),
+            (AtomKind::Exact(v), _) => k.exact.entry(v.clone()).or_default().push(atom),
+            (AtomKind::Glob(_), Some(g)) => k.globs.push((g, atom)),
+            (AtomKind::Glob(_), None) => unreachable!("a glob atom has a glob"),
+        }
+        self.atom_index.insert((key_id, kind), atom);
+        Raw::Atom(key_id, atom)
     }
 
     fn key(&mut self, key: &str) -> u32 {
@@ -170,11 +254,52 @@ impl Prefilter {
         let quoted = format!("\"{key}\"");
         self.keys.push(AnchorKey {
             finder: memmem::Finder::new(quoted.as_bytes()).into_owned(),
-            exact: HashMap::new(),
-            atoms: Vec::new(),
+            present: Vec::new(),
+            exact: FnvMap::default(),
+            globs: Vec::new(),
+            present_mask: Bits::default(),
+            exact_masks: FnvMap::default(),
+            value_mask: Bits::default(),
         });
         self.key_index.insert(key.to_owned(), id);
         id
+    }
+
+    /// Builds the masks, now that the number of atoms is known; `reqs` are the requirements
+    /// returned by `add`.
+    pub(crate) fn seal(&mut self, reqs: &mut [Requirement]) {
+        self.words = (self.atoms as usize).div_ceil(64);
+        let words = self.words;
+        let mask = |atoms: &[u32]| -> Bits {
+            let mut b = vec![0u64; words].into_boxed_slice();
+            for &a in atoms {
+                bit_set(&mut b, a);
+            }
+            b
+        };
+        for k in &mut self.keys {
+            k.present_mask = mask(&k.present);
+            k.exact_masks = k.exact.iter().map(|(v, a)| (v.clone(), mask(a))).collect();
+            let values: Vec<u32> = k
+                .exact
+                .values()
+                .flatten()
+                .copied()
+                .chain(k.globs.iter().map(|(_, a)| *a))
+                .collect();
+            k.value_mask = mask(&values);
+        }
+        fn seal_req(r: &mut Requirement, mask: &dyn Fn(&[u32]) -> Bits) {
+            if let Requirement::All(n) | Requirement::Any(n) = r {
+                n.masks = n.groups.iter().map(|(k, atoms)| (*k, mask(atoms))).collect();
+                for c in &mut n.children {
+                    seal_req(c, mask);
+                }
+            }
+        }
+        for r in reqs {
+            seal_req(r, &mask);
+        }
     }
 
     /// Whether `req` could hold for the raw JSON event `line`.
@@ -189,22 +314,56 @@ impl Prefilter {
         }
         let escapes = *s
             .escapes
-            .get_or_insert_with(|| memmem::find(line, b"\\u").is_some());
+            .get_or_insert_with(|| self.unicode_escape.find(line).is_some());
         escapes || self.eval(req, line, s)
     }
 
     fn eval(&self, req: &Requirement, line: &[u8], s: &mut PrefilterScratch) -> bool {
-        match req {
-            Requirement::Always => true,
-            Requirement::Atom(a) => {
-                let key = self.atoms[*a as usize].key as usize;
-                if !s.key_done[key] {
-                    self.scan(key, line, s);
-                }
-                s.atom_true[*a as usize]
+        let (node, all) = match req {
+            Requirement::Always => return true,
+            Requirement::All(n) => (n, true),
+            Requirement::Any(n) => (n, false),
+        };
+        let decides = |holds: bool| holds != all;
+        // Work that needs no new scan first: groups and children whose keys are all scanned
+        // already can decide the node without touching the event again.
+        for (key, mask) in &node.masks {
+            if s.key_done[*key as usize] && decides(self.group_holds(mask, all, s)) {
+                return !all;
             }
-            Requirement::All(items) => items.iter().all(|r| self.eval(r, line, s)),
-            Requirement::Any(items) => items.iter().any(|r| self.eval(r, line, s)),
+        }
+        for child in &node.children {
+            if child.keys().iter().all(|k| s.key_done[*k as usize])
+                && decides(self.eval(child, line, s))
+            {
+                return !all;
+            }
+        }
+        for (key, mask) in &node.masks {
+            if !s.key_done[*key as usize] {
+                self.scan(*key as usize, line, s);
+                if decides(self.group_holds(mask, all, s)) {
+                    return !all;
+                }
+            }
+        }
+        for child in &node.children {
+            if !child.keys().iter().all(|k| s.key_done[*k as usize])
+                && decides(self.eval(child, line, s))
+            {
+                return !all;
+            }
+        }
+        all
+    }
+
+    /// Whether all (for `&&`) or any (for `||`) of the atoms in `mask` hold.
+    fn group_holds(&self, mask: &[u64], all: bool, s: &PrefilterScratch) -> bool {
+        let mut hits = s.atom_true.iter().zip(mask);
+        if all {
+            hits.all(|(t, m)| t & m == *m)
+        } else {
+            hits.any(|(t, m)| t & m != 0)
         }
     }
 
@@ -213,52 +372,74 @@ impl Prefilter {
         s.key_done[k] = true;
         let key = &self.keys[k];
         let needle = key.finder.needle().len();
+        let or = |bits: &mut [u64], mask: &[u64]| bits.iter_mut().zip(mask).for_each(|(b, m)| *b |= m);
         for at in key.finder.find_iter(line) {
             let mut i = skip_ws(line, at + needle);
             if line.get(i) != Some(&b':') {
                 continue; // a string value that happens to spell the key
             }
             i = skip_ws(line, i + 1);
-            for &a in &key.atoms {
-                if matches!(self.atoms[a as usize].test, AtomTest::Present) {
-                    s.atom_true[a as usize] = true;
-                }
-            }
+            or(&mut s.atom_true, &key.present_mask);
             match line.get(i) {
                 Some(b'"') => {
                     let body = &line[i + 1..];
                     match memchr::memchr2(b'"', b'\\', body) {
                         Some(end) if body[end] == b'"' => {
                             let value = &body[..end];
-                            if let Some(atoms) = key.exact.get(value) {
-                                for &a in atoms {
-                                    s.atom_true[a as usize] = true;
-                                }
+                            if let Some(mask) = key.exact_masks.get(value) {
+                                or(&mut s.atom_true, mask);
                             }
-                            for &a in &key.atoms {
-                                if let AtomTest::Glob(g) = &self.atoms[a as usize].test {
-                                    if g.matches(value) {
-                                        s.atom_true[a as usize] = true;
-                                    }
+                            for (g, a) in &key.globs {
+                                if g.matches(value) {
+                                    bit_set(&mut s.atom_true, *a);
                                 }
                             }
                         }
                         // An escape inside the value (or no closing quote): could be anything.
-                        _ => self.all_true(key, s),
+                        _ => or(&mut s.atom_true, &key.value_mask),
                     }
                 }
                 // Objects, arrays, booleans and null never satisfy a string condition.
                 Some(b'{' | b'[' | b't' | b'f' | b'n') => {}
                 // A number: its text could match.
-                _ => self.all_true(key, s),
+                _ => or(&mut s.atom_true, &key.value_mask),
             }
         }
     }
+}
 
-    fn all_true(&self, key: &AnchorKey, s: &mut PrefilterScratch) {
-        for &a in &key.atoms {
-            s.atom_true[a as usize] = true;
+/// Turns a raw requirement into nodes whose direct atoms are grouped by key.
+fn group(raw: Raw) -> Requirement {
+    fn node(items: Vec<Raw>) -> Node {
+        let mut n = Node::default();
+        for item in items {
+            match item {
+                Raw::Atom(key, atom) => match n.groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, atoms)) => atoms.push(atom),
+                    None => n.groups.push((key, vec![atom])),
+                },
+                Raw::Always => {}
+                other => n.children.push(group(other)),
+            }
         }
+        n
+    }
+    let with_keys = |mut n: Node| {
+        let mut keys: Vec<u32> = n.groups.iter().map(|(k, _)| *k).collect();
+        keys.extend(n.children.iter().flat_map(|c| c.keys().iter().copied()));
+        keys.sort_unstable();
+        keys.dedup();
+        n.keys = keys;
+        n
+    };
+    match raw {
+        Raw::Always => Requirement::Always,
+        Raw::Atom(key, atom) => Requirement::All(with_keys(Node {
+            groups: vec![(key, vec![atom])],
+            ..Node::default()
+        })),
+        Raw::All(items) => Requirement::All(with_keys(node(items))),
+        Raw::Any(items) => Requirement::Any(with_keys(node(items))),
     }
 }
 
