@@ -1,1 +1,24 @@
-fn main() {}
+//! The `trailwatch` binary: parse flags, run the command, map errors to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use trailwatch::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Some(Command::TestPattern(args)) => trailwatch::test_pattern::run(args).map(|_| ()),
+        Some(Command::Validate(args)) => trailwatch::validate(args),
+        Some(Command::Run(args)) => trailwatch::run(args),
+        None => trailwatch::run(&cli.run),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trailwatch: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

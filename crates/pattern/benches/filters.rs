@@ -8,7 +8,7 @@
 //! * `parse_always` — the miss record with `always_parse` (validate everything): the baseline the
 //!   prefilter is measured against in the same run.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use trailwatch_pattern::{EvalOptions, Evaluator, Filter, FilterSet, MetricSpec};
 
@@ -19,7 +19,10 @@ const MISS: &str = r#"{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole
 const HIT: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDACKCEVSQ6C2EXAMPLE","accountId":"123456789012","accessKeyId":"","userName":"alice"},"eventTime":"2026-12-01T00:04:12Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.77","userAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36","errorMessage":"Failed authentication","requestParameters":null,"responseElements":{"ConsoleLogin":"Failure"},"additionalEventData":{"LoginTo":"https://console.aws.amazon.com/console/home?hashArgs=%23&isauthcode=true&state=hashArgsFromTB_us-east-1_c3bb8d8f4b2c1a0e","MobileVersion":"No","MFAUsed":"No"},"eventID":"3fcfb582-6e2b-4c77-8b3c-0f2e5a6d7c81","readOnly":false,"eventType":"AwsConsoleSignIn","managementEvent":true,"recipientAccountId":"123456789012","eventCategory":"Management","tlsDetails":{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"signin.aws.amazon.com"}}"#;
 
 fn cis_pack() -> Vec<Filter> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/filters/cis-aws-foundations.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../configs/filters/cis-aws-foundations.json"
+    );
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("CIS pack")).expect("JSON");
     doc["metricFilters"]
@@ -38,7 +41,10 @@ fn cis_pack() -> Vec<Filter> {
 }
 
 fn compile(c: &mut Criterion) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/filters/cis-aws-foundations.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../configs/filters/cis-aws-foundations.json"
+    );
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("CIS pack")).expect("JSON");
     let patterns: Vec<(String, String)> = doc["metricFilters"]
@@ -89,7 +95,12 @@ fn evaluate(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter_batched_ref(
                 || (),
-                |_| black_box(ev.evaluate(&set, black_box(record.as_bytes()), opts).matched(5)),
+                |_| {
+                    black_box(
+                        ev.evaluate(&set, black_box(record.as_bytes()), opts)
+                            .matched(5),
+                    )
+                },
                 BatchSize::SmallInput,
             )
         });

@@ -7,7 +7,7 @@
 //! fields after it from the right.
 
 use crate::ast::{Delimited, FieldCondition, Literal};
-use crate::number::{parse_token_number, EventNumber};
+use crate::number::{EventNumber, parse_token_number};
 use crate::program::Program;
 use crate::test_value::{compare_text, holds};
 
@@ -152,7 +152,10 @@ fn trim_end(line: &[u8]) -> &[u8] {
 
 /// A token as a number, if it is one (integers exactly).
 pub(crate) fn token_number(text: &[u8]) -> Option<EventNumber> {
-    let digits = text.strip_prefix(b"-").or_else(|| text.strip_prefix(b"+")).unwrap_or(text);
+    let digits = text
+        .strip_prefix(b"-")
+        .or_else(|| text.strip_prefix(b"+"))
+        .unwrap_or(text);
     if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
         let s = std::str::from_utf8(text).ok()?;
         if let Ok(v) = s.parse::<u64>() {
@@ -191,7 +194,9 @@ mod tests {
     #[test]
     fn tokenizing() {
         assert_eq!(
-            toks(r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#),
+            toks(
+                r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#
+            ),
             [
                 "127.0.0.1",
                 "Prod",

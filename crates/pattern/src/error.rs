@@ -115,10 +115,14 @@ pub enum ErrorKind {
     #[error("duplicate field '{0}'")]
     DuplicateField(String),
     /// A space-delimited field name that starts with a digit or has odd characters.
-    #[error("invalid field name '{0}': names start with a letter or '_' and contain letters, digits and '_'")]
+    #[error(
+        "invalid field name '{0}': names start with a letter or '_' and contain letters, digits and '_'"
+    )]
     InvalidFieldName(String),
     /// A space-delimited condition that names another field.
-    #[error("condition on '{other}' inside field '{field}': each field's conditions may only name that field")]
+    #[error(
+        "condition on '{other}' inside field '{field}': each field's conditions may only name that field"
+    )]
     CrossFieldCondition {
         /// The field the condition belongs to.
         field: String,

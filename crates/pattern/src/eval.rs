@@ -122,7 +122,7 @@ impl Evaluator {
                 Matcher::All => {
                     self.results[id].matched = true;
                     if opts.explain {
-                        let r = explain::write(&mut self.text, |t| explain::match_all(t));
+                        let r = explain::write(&mut self.text, explain::match_all);
                         self.results[id].explain = r;
                     }
                 }
@@ -160,7 +160,15 @@ impl Evaluator {
                     if opts.explain {
                         let (tokens, bound_vals) = (&self.tokens, &self.bound);
                         let x = explain::write(&mut self.text, |s| {
-                            explain::delimited(s, d, event, tokens.len(), bound.then_some(&bound_vals[..]), ok, by)
+                            explain::delimited(
+                                s,
+                                d,
+                                event,
+                                tokens.len(),
+                                bound.then_some(&bound_vals[..]),
+                                ok,
+                                by,
+                            )
                         });
                         self.results[id].explain = x;
                     }
@@ -172,8 +180,10 @@ impl Evaluator {
             let r = &mut self.results[id];
             if !r.matched {
                 r.value = f.metric.default_value;
-            } else if let (ValueSource::Literal(v), Matcher::All | Matcher::Terms(_) | Matcher::Regex(_)) =
-                (&f.metric.value, &f.matcher)
+            } else if let (
+                ValueSource::Literal(v),
+                Matcher::All | Matcher::Terms(_) | Matcher::Regex(_),
+            ) = (&f.metric.value, &f.matcher)
             {
                 r.value = Some(*v);
             }
@@ -190,8 +200,7 @@ impl Evaluator {
             self.json = Some(JsonStatus::NotJson);
             if opts.explain {
                 for &id in &set.json_filters {
-                    self.results[id].explain =
-                        explain::write(&mut self.text, |s| explain::not_json(s));
+                    self.results[id].explain = explain::write(&mut self.text, explain::not_json);
                 }
             }
             return;
@@ -241,7 +250,12 @@ impl Evaluator {
                 let slots = &self.slots;
                 let (ok, by) = program.run(|i, c| {
                     let p = &paths[i as usize];
-                    test_path(&c.test, slots[p.slot as usize], p.wildcard_rest.as_deref(), nodes)
+                    test_path(
+                        &c.test,
+                        slots[p.slot as usize],
+                        p.wildcard_rest.as_deref(),
+                        nodes,
+                    )
                 });
                 self.results[id].matched = ok;
                 if ok {
@@ -263,8 +277,7 @@ impl Evaluator {
             self.json = Some(JsonStatus::Invalid);
             if opts.explain {
                 for &id in &set.json_filters {
-                    self.results[id].explain =
-                        explain::write(&mut self.text, |s| explain::not_json(s));
+                    self.results[id].explain = explain::write(&mut self.text, explain::not_json);
                 }
             }
         }
@@ -273,13 +286,14 @@ impl Evaluator {
 
     /// Reads a space-delimited match's value and dimensions from the bound tokens.
     fn delimited_metric(&mut self, f: &Filter, id: usize, event: &[u8]) {
-        let text_of = |src: &ValueSource, bound: &[(u32, u32)], tokens: &[Token]| -> Option<(u32, u32)> {
-            match src {
-                ValueSource::Field(i) => bound.get(*i).copied(),
-                ValueSource::Position(n) => tokens.get(n - 1).map(|t| (t.start, t.end)),
-                _ => None,
-            }
-        };
+        let text_of =
+            |src: &ValueSource, bound: &[(u32, u32)], tokens: &[Token]| -> Option<(u32, u32)> {
+                match src {
+                    ValueSource::Field(i) => bound.get(*i).copied(),
+                    ValueSource::Position(n) => tokens.get(n - 1).map(|t| (t.start, t.end)),
+                    _ => None,
+                }
+            };
         let value = match &f.metric.value {
             ValueSource::Literal(v) => Some(*v),
             src => text_of(src, &self.bound, &self.tokens)
@@ -382,7 +396,11 @@ impl<'e> Outcome<'e> {
     pub fn dimensions(&self, id: usize) -> impl Iterator<Item = (&'e str, &'e str)> + 'e {
         let r = &self.ev.results[id];
         let ev = self.ev;
-        let names = self.set.filters[id].metric.dimensions.iter().map(|(n, _)| n.as_str());
+        let names = self.set.filters[id]
+            .metric
+            .dimensions
+            .iter()
+            .map(|(n, _)| n.as_str());
         let values = ev.dim_values[r.dims.start as usize..r.dims.end as usize]
             .iter()
             .map(move |v| &ev.text[v.start as usize..v.end as usize]);
@@ -405,7 +423,8 @@ impl<'e> Outcome<'e> {
 /// `TestMetricFilter`'s `extractedValues` for a space-delimited filter: `($name or $N, text)` for
 /// every field and ellipsis token. Empty for other kinds or when the fields do not bind.
 pub fn extracted_fields(filter: &Filter, event: &[u8]) -> Vec<(String, String)> {
-    let (Matcher::Delimited(d), PatternKind::Delimited(_)) = (&filter.matcher, &filter.pattern().kind)
+    let (Matcher::Delimited(d), PatternKind::Delimited(_)) =
+        (&filter.matcher, &filter.pattern().kind)
     else {
         return Vec::new();
     };
@@ -415,7 +434,8 @@ pub fn extracted_fields(filter: &Filter, event: &[u8]) -> Vec<(String, String)> 
     if !d.bind(event, &tokens, &mut bound) {
         return Vec::new();
     }
-    let text = |(s, e): (u32, u32)| String::from_utf8_lossy(&event[s as usize..e as usize]).into_owned();
+    let text =
+        |(s, e): (u32, u32)| String::from_utf8_lossy(&event[s as usize..e as usize]).into_owned();
     let mut out = Vec::new();
     let before = d.ellipsis.unwrap_or(d.fields);
     let after_start = tokens.len() - (d.fields - before);

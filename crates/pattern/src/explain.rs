@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use simd_json::Node;
 
-use crate::ast::{CmpOp, Condition, FieldCondition, Literal, Test, TermKind};
+use crate::ast::{CmpOp, Condition, FieldCondition, Literal, TermKind, Test};
 use crate::delimited::DelimitedMatcher;
 use crate::filter::TermMatcher;
 use crate::paths::PathRef;
@@ -89,7 +89,13 @@ pub(crate) fn delimited(
     let text = String::from_utf8_lossy(&event[s as usize..e as usize]);
     let holds = crate::delimited::test_token(c, &event[s as usize..e as usize]);
     let op = if holds { c.op } else { c.op.negated() };
-    let _ = write!(out, "{name}: \"{}\" {} {}", escape(&text), op.as_str(), c.value);
+    let _ = write!(
+        out,
+        "{name}: \"{}\" {} {}",
+        escape(&text),
+        op.as_str(),
+        c.value
+    );
     let _ = ok;
 }
 
@@ -127,7 +133,11 @@ pub(crate) fn json(
             test => write!(
                 out,
                 "{sel}: {} {} (in {what})",
-                if holds { "an element is" } else { "no element is" },
+                if holds {
+                    "an element is"
+                } else {
+                    "no element is"
+                },
                 keyword(test)
             ),
         };
@@ -140,11 +150,9 @@ pub(crate) fn json(
             let rel = if holds { *op } else { op.negated() };
             write!(out, "{sel}: {shown} {} {lit}", rel.as_str())
         }
-        Test::Compare(op, lit) => write!(
-            out,
-            "{sel}: {shown}, so {} {lit} is {holds}",
-            op.as_str()
-        ),
+        Test::Compare(op, lit) => {
+            write!(out, "{sel}: {shown}, so {} {lit} is {holds}", op.as_str())
+        }
         test => write!(out, "{sel}: {shown}, so {} is {holds}", keyword(test)),
     };
 }
@@ -153,7 +161,7 @@ pub(crate) fn json(
 fn comparable(value: JsonRef<'_>, lit: &Literal, op: CmpOp) -> bool {
     match value {
         JsonRef::Str(_) => !op.is_relational(),
-        JsonRef::Number(_) => !(op.is_relational() && !matches!(lit, Literal::Num(_))),
+        JsonRef::Number(_) => !op.is_relational() || matches!(lit, Literal::Num(_)),
         _ => false,
     }
 }

@@ -59,11 +59,11 @@ mod test_value;
 
 pub use ast::{Pattern, PatternKind};
 pub use error::{ErrorKind, FilterError, Found, MetricError, PatternError};
-pub use eval::{extracted_fields, EvalOptions, Evaluator, JsonStatus, Outcome};
+pub use eval::{EvalOptions, Evaluator, JsonStatus, Outcome, extracted_fields};
 pub use filter::{Filter, FilterSet};
 pub use glob::Glob;
 pub use metric::{MetricSpec, UNITS};
 pub use number::{EventNumber, Number};
-pub use parse::{parse, MAX_DEPTH, MAX_PATTERN_CHARS, MAX_REGEXES, MAX_WILDCARDS};
+pub use parse::{MAX_DEPTH, MAX_PATTERN_CHARS, MAX_REGEXES, MAX_WILDCARDS, parse};
 pub use regex::Regex;
 pub use tape::JsonRef;

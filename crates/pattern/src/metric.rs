@@ -96,7 +96,9 @@ impl Metric {
             reference(text, kind, &field_index, selectors)
         };
         let value = match spec.value.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() && !spec.value.trim().starts_with('$') => ValueSource::Literal(v),
+            Ok(v) if v.is_finite() && !spec.value.trim().starts_with('$') => {
+                ValueSource::Literal(v)
+            }
             _ => source(spec.value.trim())?,
         };
         if spec.dimensions.len() > 3 {

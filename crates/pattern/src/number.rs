@@ -165,7 +165,9 @@ impl NumberShape {
             }
             let exp_start = j;
             while b.get(j).is_some_and(u8::is_ascii_digit) {
-                exponent = exponent.saturating_mul(10).saturating_add(i64::from(b[j] - b'0'));
+                exponent = exponent
+                    .saturating_mul(10)
+                    .saturating_add(i64::from(b[j] - b'0'));
                 j += 1;
             }
             if j > exp_start {
@@ -303,7 +305,9 @@ mod tests {
         assert_eq!(Number::parse("10e-3").unwrap().unwrap().int(), None);
         assert_eq!(Number::parse(".5").unwrap().unwrap().value(), 0.5);
         assert_eq!(Number::parse("1e400"), Some(Err(())));
-        for not in ["", "+", "-", ".", "1.2.3", "1a", "e5", "inf", "NaN", "1e", "0x1"] {
+        for not in [
+            "", "+", "-", ".", "1.2.3", "1a", "e5", "inf", "NaN", "1e", "0x1",
+        ] {
             assert!(
                 Number::parse(not).is_none() || not == "1e",
                 "{not} parsed as number"

@@ -59,7 +59,9 @@ impl PathTrie {
                     Some(&(_, child)) => child as usize,
                     None => {
                         let child = self.new_node();
-                        self.nodes[node].keys.push((k.as_str().into(), child as u32));
+                        self.nodes[node]
+                            .keys
+                            .push((k.as_str().into(), child as u32));
                         child
                     }
                 },

@@ -41,7 +41,11 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for &b in bytes {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x100_0000_01b3);
@@ -162,7 +166,10 @@ impl PrefilterScratch {
 
 /// Text usable as an anchor: it reads the same raw and decoded (see the module docs).
 fn anchorable(text: &[u8]) -> bool {
-    !text.is_empty() && text.iter().all(|&b| b >= 0x20 && !matches!(b, b'"' | b'\\' | b'/'))
+    !text.is_empty()
+        && text
+            .iter()
+            .all(|&b| b >= 0x20 && !matches!(b, b'"' | b'\\' | b'/'))
 }
 
 impl Prefilter {
@@ -182,7 +189,11 @@ impl Prefilter {
                     .map(|i| self.raw(i))
                     .filter(|r| !matches!(r, Raw::Always))
                     .collect();
-                if all.is_empty() { Raw::Always } else { Raw::All(all) }
+                if all.is_empty() {
+                    Raw::Always
+                } else {
+                    Raw::All(all)
+                }
             }
             Expr::Or(items) => {
                 let any: Vec<Raw> = items.iter().map(|i| self.raw(i)).collect();
@@ -291,7 +302,11 @@ impl Prefilter {
         }
         fn seal_req(r: &mut Requirement, mask: &dyn Fn(&[u32]) -> Bits) {
             if let Requirement::All(n) | Requirement::Any(n) = r {
-                n.masks = n.groups.iter().map(|(k, atoms)| (*k, mask(atoms))).collect();
+                n.masks = n
+                    .groups
+                    .iter()
+                    .map(|(k, atoms)| (*k, mask(atoms)))
+                    .collect();
                 for c in &mut n.children {
                     seal_req(c, mask);
                 }
@@ -372,7 +387,8 @@ impl Prefilter {
         s.key_done[k] = true;
         let key = &self.keys[k];
         let needle = key.finder.needle().len();
-        let or = |bits: &mut [u64], mask: &[u64]| bits.iter_mut().zip(mask).for_each(|(b, m)| *b |= m);
+        let or =
+            |bits: &mut [u64], mask: &[u64]| bits.iter_mut().zip(mask).for_each(|(b, m)| *b |= m);
         for at in key.finder.find_iter(line) {
             let mut i = skip_ws(line, at + needle);
             if line.get(i) != Some(&b':') {

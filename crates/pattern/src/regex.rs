@@ -44,7 +44,11 @@ impl Regex {
             .build()
             .map_err(|e| {
                 let msg = e.to_string();
-                let last = msg.lines().last().unwrap_or(&msg).trim_start_matches("error: ");
+                let last = msg
+                    .lines()
+                    .last()
+                    .unwrap_or(&msg)
+                    .trim_start_matches("error: ");
                 err(0, ErrorKind::InvalidRegex(last.to_owned()))
             })?;
         Ok(Regex {
@@ -261,10 +265,7 @@ fn repetition(b: &[u8]) -> Option<(Option<&str>, Option<&str>, usize)> {
 /// Translates the escape at `b[i]` (a backslash). Returns the replacement and the bytes used.
 fn escape(b: &[u8], i: usize, in_class: bool) -> Result<(String, usize), TranslateError> {
     let Some(&c) = b.get(i + 1) else {
-        return Err((
-            i,
-            ErrorKind::InvalidRegex("trailing backslash".into()),
-        ));
+        return Err((i, ErrorKind::InvalidRegex("trailing backslash".into())));
     };
     let class = |inner: &str, negated: bool| -> String {
         match (in_class, negated) {
@@ -284,9 +285,14 @@ fn escape(b: &[u8], i: usize, in_class: bool) -> Result<(String, usize), Transla
         b's' => class(SPACE, false),
         b'S' => class(SPACE, true),
         b'x' => {
-            let hex = b.get(i + 2..i + 4).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+            let hex = b
+                .get(i + 2..i + 4)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
             let Some(hex) = hex else {
-                return Err((i, ErrorKind::InvalidRegex("\\x needs two hex digits".into())));
+                return Err((
+                    i,
+                    ErrorKind::InvalidRegex("\\x needs two hex digits".into()),
+                ));
             };
             let hex = std::str::from_utf8(hex).unwrap_or("00");
             return Ok((format!("\\x{hex}"), 4));
@@ -297,10 +303,7 @@ fn escape(b: &[u8], i: usize, in_class: bool) -> Result<(String, usize), Transla
         _ => {
             return Err((
                 i,
-                ErrorKind::InvalidRegex(format!(
-                    "unknown escape sequence '\\{}'",
-                    char::from(c)
-                )),
+                ErrorKind::InvalidRegex(format!("unknown escape sequence '\\{}'", char::from(c))),
             ));
         }
     };
@@ -336,9 +339,15 @@ mod tests {
         assert!(!is(r"10\.10\.0\.1", "ip 10x10.0.1"));
         assert!(is(r"\x3A", "a:b"));
         assert!(is(r"\x28", "f(x)"));
-        assert!(is(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}", "from 192.168.0.1"));
+        assert!(is(
+            r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}",
+            "from 192.168.0.1"
+        ));
         assert!(is("[Ee]rror|[Ff]ail", "Failure"));
-        assert!(is("^starting|^initializing|^shutting down", "shutting down now"));
+        assert!(is(
+            "^starting|^initializing|^shutting down",
+            "shutting down now"
+        ));
     }
 
     #[test]

@@ -133,5 +133,7 @@ fn key_repeats(tape: &[Node<'_>], key: usize, mut from: usize, remaining: usize)
 /// Whether the array at `i` directly contains a `null` (the `IS NULL` quirk).
 pub(crate) fn array_has_null(tape: &[Node<'_>], i: usize) -> bool {
     matches!(tape.get(i), Some(Node::Array { .. }))
-        && any_child(tape, i, |c| matches!(tape.get(c), Some(Node::Static(StaticNode::Null))))
+        && any_child(tape, i, |c| {
+            matches!(tape.get(c), Some(Node::Static(StaticNode::Null)))
+        })
 }

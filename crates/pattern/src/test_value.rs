@@ -54,8 +54,7 @@ pub(crate) fn test_path(
     match test {
         Test::NotExists => !paths::any_member(tape, slot, rest, |_| true),
         Test::Compare(CmpOp::Ne, lit) => {
-            slot != NONE
-                && !paths::any_member(tape, slot, rest, |v| compare(CmpOp::Eq, lit, v))
+            slot != NONE && !paths::any_member(tape, slot, rest, |v| compare(CmpOp::Eq, lit, v))
         }
         _ => paths::any_member(tape, slot, rest, |v| test_value(test, v, tape)),
     }

@@ -1,7 +1,7 @@
 //! Space-delimited patterns: `[ip, user, ..., status = 4* || status = 5*, bytes > 1000]`.
 
 use super::json::collapse;
-use super::value::{parse_op, parse_value, Dialect};
+use super::value::{Dialect, parse_op, parse_value};
 use super::{Cursor, MAX_DEPTH};
 use crate::ast::{Delimited, Expr, Field, FieldCondition, Span};
 use crate::error::{ErrorKind, PatternError};

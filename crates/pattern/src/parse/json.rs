@@ -1,6 +1,6 @@
 //! JSON patterns: `{ selector op value && (... || ...) }`.
 
-use super::value::{parse_op, parse_value, Dialect};
+use super::value::{Dialect, parse_op, parse_value};
 use super::{Cursor, MAX_DEPTH, MAX_WILDCARDS};
 use crate::ast::{Condition, Expr, Selector, Span, Step, Test};
 use crate::error::{ErrorKind, PatternError};
@@ -92,10 +92,7 @@ fn condition(c: &mut Cursor<'_>) -> Result<Condition, PatternError> {
     Ok(Condition {
         selector,
         test,
-        span: Span {
-            start,
-            end: c.pos,
-        },
+        span: Span { start, end: c.pos },
     })
 }
 
@@ -130,7 +127,10 @@ fn keyword_test(c: &mut Cursor<'_>, selector: &str) -> Result<Test, PatternError
         return Err(c.expected("EXISTS", Some("NOT")));
     }
     if word.eq_ignore_ascii_case("EXISTS") {
-        return Err(c.error_at(word_start, ErrorKind::Unsupported("EXISTS (only NOT EXISTS is)")));
+        return Err(c.error_at(
+            word_start,
+            ErrorKind::Unsupported("EXISTS (only NOT EXISTS is)"),
+        ));
     }
     c.pos = word_start;
     Err(c.expected(expected, Some(selector)))
@@ -196,9 +196,9 @@ pub(super) fn selector(c: &mut Cursor<'_>) -> Result<Selector, PatternError> {
                             "an index is a non-negative number or '*'",
                         )));
                     }
-                    let index = digits
-                        .parse()
-                        .map_err(|_| c.error_at(digits_at, ErrorKind::InvalidSelector("index too large")))?;
+                    let index = digits.parse().map_err(|_| {
+                        c.error_at(digits_at, ErrorKind::InvalidSelector("index too large"))
+                    })?;
                     steps.push(Step::Index(index));
                 }
                 if !c.eat("]") {

@@ -78,9 +78,8 @@ pub(super) fn parse_value(
 ) -> Result<Literal, PatternError> {
     c.skip_ws();
     let start = c.pos;
-    let relational = |c: &Cursor<'_>| {
-        c.error_at(start, ErrorKind::RelationalNeedsNumber(op.as_str()))
-    };
+    let relational =
+        |c: &Cursor<'_>| c.error_at(start, ErrorKind::RelationalNeedsNumber(op.as_str()));
     let literal = match c.peek() {
         Some('"') => {
             let glob = quoted(c)?;
@@ -117,7 +116,8 @@ pub(super) fn parse_value(
     };
     if let Some(next) = c.peek() {
         if !dialect.ends_value(next) {
-            return Err(c.expected("a space, '&&', '||' or the end of the condition", None)
+            return Err(c
+                .expected("a space, '&&', '||' or the end of the condition", None)
                 .with_hint_if(next == ':' || next == '/' || next == '@'));
         }
     }

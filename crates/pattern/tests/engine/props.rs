@@ -7,25 +7,53 @@
 
 use proptest::prelude::*;
 use serde_json::{Map, Value};
-use trailwatch_pattern::{parse, EvalOptions, Evaluator, Filter, FilterSet, MetricSpec};
+use trailwatch_pattern::{EvalOptions, Evaluator, Filter, FilterSet, MetricSpec, parse};
 
 use crate::reference::{self, RefMetric};
 
 const KEYS: &[&str] = &["a", "b", "c", "eventName", "type", "ü", "x.y", "a/b"];
 const STRINGS: &[&str] = &[
-    "x", "Root", "ConsoleLogin", "AccessDenied", "AccessDeniedException",
-    "Client.UnauthorizedOperation", "1", "01", "1.0", "a*b", "", "x\"y", "a/b", "é", "true",
-    "null", "Roo", "Yes", "ab", "ba",
+    "x",
+    "Root",
+    "ConsoleLogin",
+    "AccessDenied",
+    "AccessDeniedException",
+    "Client.UnauthorizedOperation",
+    "1",
+    "01",
+    "1.0",
+    "a*b",
+    "",
+    "x\"y",
+    "a/b",
+    "é",
+    "true",
+    "null",
+    "Roo",
+    "Yes",
+    "ab",
+    "ba",
 ];
 
 fn leaf() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        prop_oneof![Just(0i64), Just(1), Just(-5), Just(2), Just(404), Just(1000)]
-            .prop_map(Value::from),
-        prop_oneof![Just(9007199254740993u64), Just(9007199254740992u64), Just(u64::MAX)]
-            .prop_map(Value::from),
+        prop_oneof![
+            Just(0i64),
+            Just(1),
+            Just(-5),
+            Just(2),
+            Just(404),
+            Just(1000)
+        ]
+        .prop_map(Value::from),
+        prop_oneof![
+            Just(9007199254740993u64),
+            Just(9007199254740992u64),
+            Just(u64::MAX)
+        ]
+        .prop_map(Value::from),
         prop_oneof![Just(1.0f64), Just(0.5), Just(1e10), Just(-2.5)].prop_map(Value::from),
         prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_owned())),
     ]
@@ -36,7 +64,11 @@ fn value() -> impl Strategy<Value = Value> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
             prop::collection::vec((prop::sample::select(KEYS), inner), 0..5).prop_map(|kv| {
-                Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map<_, _>>())
+                Value::Object(
+                    kv.into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect::<Map<_, _>>(),
+                )
             }),
         ]
     })
@@ -59,7 +91,11 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn bit(&mut self, modulo: u8) -> u8 {
-        let b = self.style.get(self.at % self.style.len().max(1)).copied().unwrap_or(0);
+        let b = self
+            .style
+            .get(self.at % self.style.len().max(1))
+            .copied()
+            .unwrap_or(0);
         self.at += 1;
         b % modulo
     }
@@ -176,27 +212,67 @@ fn selector() -> impl Strategy<Value = String> {
 }
 
 fn test_text() -> impl Strategy<Value = String> {
-    let quoted = prop::sample::select(&[
-        "\"x\"", "\"Root\"", "\"ConsoleLogin\"", "\"AccessDenied*\"", "\"*UnauthorizedOperation\"",
-        "\"*\"", "\"1\"", "\"01\"", "\"a*b\"", "\"\"", "\"é\"", "\"a*\"", "\"*b\"", "\"true\"",
-        "\"1.0\"", "\"a/b\"", "\"Ro*t\"",
-    ][..]);
+    let quoted = prop::sample::select(
+        &[
+            "\"x\"",
+            "\"Root\"",
+            "\"ConsoleLogin\"",
+            "\"AccessDenied*\"",
+            "\"*UnauthorizedOperation\"",
+            "\"*\"",
+            "\"1\"",
+            "\"01\"",
+            "\"a*b\"",
+            "\"\"",
+            "\"é\"",
+            "\"a*\"",
+            "\"*b\"",
+            "\"true\"",
+            "\"1.0\"",
+            "\"a/b\"",
+            "\"Ro*t\"",
+        ][..],
+    );
     prop_oneof![
         (prop::sample::select(&["=", "!="][..]), quoted).prop_map(|(o, v)| format!("{o} {v}")),
         (
             prop::sample::select(&["=", "!="][..]),
-            prop::sample::select(&["x", "Root", "ConsoleLogin", "AccessDenied*", "true", "ab.c"][..])
+            prop::sample::select(
+                &["x", "Root", "ConsoleLogin", "AccessDenied*", "true", "ab.c"][..]
+            )
         )
             .prop_map(|(o, v)| format!("{o} {v}")),
         (
             prop::sample::select(&["=", "!=", "<", "<=", ">", ">="][..]),
-            prop::sample::select(&["0", "1", "2", "-5", "1.0", "1e3", "404", "9007199254740993", "0.5", "1e10"][..])
+            prop::sample::select(
+                &[
+                    "0",
+                    "1",
+                    "2",
+                    "-5",
+                    "1.0",
+                    "1e3",
+                    "404",
+                    "9007199254740993",
+                    "0.5",
+                    "1e10"
+                ][..]
+            )
         )
             .prop_map(|(o, v)| format!("{o} {v}")),
         prop::sample::select(&["= *", "!= *", "= %Ro+t%", "!= %^x$%", "= %1%", "= %[0-9]%"][..])
             .prop_map(str::to_owned),
-        prop::sample::select(&["IS NULL", "IS TRUE", "IS FALSE", "NOT EXISTS", "is null", "not exists"][..])
-            .prop_map(str::to_owned),
+        prop::sample::select(
+            &[
+                "IS NULL",
+                "IS TRUE",
+                "IS FALSE",
+                "NOT EXISTS",
+                "is null",
+                "not exists"
+            ][..]
+        )
+        .prop_map(str::to_owned),
     ]
 }
 
@@ -212,7 +288,11 @@ fn json_pattern() -> impl Strategy<Value = String> {
     expr.prop_map(|e| format!("{{ {e} }}"))
 }
 
-fn check_set(patterns: &[String], events: &[String], metric_value: &str) -> Result<(), TestCaseError> {
+fn check_set(
+    patterns: &[String],
+    events: &[String],
+    metric_value: &str,
+) -> Result<(), TestCaseError> {
     let mut filters = Vec::new();
     let mut parsed = Vec::new();
     for (i, p) in patterns.iter().enumerate() {
@@ -257,7 +337,13 @@ fn check_set(patterns: &[String], events: &[String], metric_value: &str) -> Resu
                     e,
                     opts.always_parse
                 );
-                prop_assert_eq!(out.value(i), want.value, "value of {:?} on {}", patterns[i], e);
+                prop_assert_eq!(
+                    out.value(i),
+                    want.value,
+                    "value of {:?} on {}",
+                    patterns[i],
+                    e
+                );
             }
         }
     }
@@ -289,12 +375,43 @@ fn dense_event() -> impl Strategy<Value = Value> {
 }
 
 fn dense_pattern() -> impl Strategy<Value = String> {
-    let sel = prop::sample::select(&["$.a", "$.b", "$.type", "$.b.a", "$.a[0]", "$.b[*]", "$.*", "$.['a/b']", "$.b.type"][..]);
-    let test = prop::sample::select(&[
-        "= \"Root\"", "= Root", "= \"1\"", "= 1", "= \"404\"", "= 4*", "= \"*0*\"", "= \"1*\"", "!= \"x\"",
-        "= \"a/b\"", "= \"x\\\"y\"", "= \"1.0\"", "> 5", "= *", "IS NULL", "IS TRUE", "NOT EXISTS", "= %^1%",
-        "!= 1", "= \"Ro*\"",
-    ][..]);
+    let sel = prop::sample::select(
+        &[
+            "$.a",
+            "$.b",
+            "$.type",
+            "$.b.a",
+            "$.a[0]",
+            "$.b[*]",
+            "$.*",
+            "$.['a/b']",
+            "$.b.type",
+        ][..],
+    );
+    let test = prop::sample::select(
+        &[
+            "= \"Root\"",
+            "= Root",
+            "= \"1\"",
+            "= 1",
+            "= \"404\"",
+            "= 4*",
+            "= \"*0*\"",
+            "= \"1*\"",
+            "!= \"x\"",
+            "= \"a/b\"",
+            "= \"x\\\"y\"",
+            "= \"1.0\"",
+            "> 5",
+            "= *",
+            "IS NULL",
+            "IS TRUE",
+            "NOT EXISTS",
+            "= %^1%",
+            "!= 1",
+            "= \"Ro*\"",
+        ][..],
+    );
     let cond = (sel, test).prop_map(|(s, t)| format!("{s} {t}"));
     prop::collection::vec((cond, prop::sample::select(&["&&", "||"][..])), 1..4).prop_map(|cs| {
         let mut out = String::from("{ ");

@@ -83,7 +83,10 @@ pub fn publish(pattern: &Pattern, metric: &RefMetric, event: &[u8]) -> Published
                 let text = if let Ok(n) = name.parse::<usize>() {
                     tokens.get(n - 1).cloned()
                 } else {
-                    let i = d.fields.iter().position(|f| f.name.as_deref() == Some(name));
+                    let i = d
+                        .fields
+                        .iter()
+                        .position(|f| f.name.as_deref() == Some(name));
                     i.and_then(|i| bind(d, event).map(|v| v[i].clone()))
                 };
                 text.map_or(Lookup::Missing, Lookup::Text)
@@ -288,7 +291,10 @@ fn number_text(n: &serde_json::Number) -> String {
     } else if let Some(u) = n.as_u64() {
         u.to_string()
     } else {
-        EventNumber::Float(number_value(n)).text().as_str().to_owned()
+        EventNumber::Float(number_value(n))
+            .text()
+            .as_str()
+            .to_owned()
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use trailwatch_pattern::{extracted_fields, EvalOptions, Evaluator, Filter, FilterSet, MetricSpec};
+use trailwatch_pattern::{EvalOptions, Evaluator, Filter, FilterSet, MetricSpec, extracted_fields};
 
 use crate::reference::{self, RefMetric};
 
@@ -81,7 +81,10 @@ fn run(name: &str) {
         let filter = match Filter::compile(&case.name, &case.pattern, &spec) {
             Ok(f) => f,
             Err(e) => {
-                failures.push(format!("{}: `{}` failed to compile: {e}", case.name, case.pattern));
+                failures.push(format!(
+                    "{}: `{}` failed to compile: {e}",
+                    case.name, case.pattern
+                ));
                 continue;
             }
         };
@@ -112,7 +115,10 @@ fn run(name: &str) {
                         out.matched(0),
                         ev.matches,
                         out.explain(0),
-                        case.note.as_deref().map(|n| format!("\n    note: {n}")).unwrap_or_default()
+                        case.note
+                            .as_deref()
+                            .map(|n| format!("\n    note: {n}"))
+                            .unwrap_or_default()
                     ));
                     break;
                 }
@@ -122,7 +128,10 @@ fn run(name: &str) {
                     }
                 }
                 if ev.no_value && out.value(0).is_some() {
-                    failures.push(format!("{at}: published {:?}, expected nothing", out.value(0)));
+                    failures.push(format!(
+                        "{at}: published {:?}, expected nothing",
+                        out.value(0)
+                    ));
                 }
                 if let Some(dims) = &ev.dimensions {
                     let got: BTreeMap<String, String> = out
@@ -135,8 +144,9 @@ fn run(name: &str) {
                 }
             }
             if let Some(fields) = &ev.fields {
-                let got: BTreeMap<String, String> =
-                    extracted_fields(&set.filters()[0], text).into_iter().collect();
+                let got: BTreeMap<String, String> = extracted_fields(&set.filters()[0], text)
+                    .into_iter()
+                    .collect();
                 if &got != fields {
                     failures.push(format!("{at}: fields {got:?}, expected {fields:?}"));
                 }
@@ -158,7 +168,10 @@ fn run(name: &str) {
                 inv.source,
                 inv.pattern,
                 p.kind.name(),
-                inv.note.as_deref().map(|n| format!("\n    note: {n}")).unwrap_or_default()
+                inv.note
+                    .as_deref()
+                    .map(|n| format!("\n    note: {n}"))
+                    .unwrap_or_default()
             ));
         }
     }

@@ -1,0 +1,184 @@
+//! The command line, as raw flags (clap). `config::check` turns these into checked settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// CloudWatch Logs metric filters for CloudTrail, self-hosted.
+///
+/// With no subcommand, runs the service: reads events from stdin, TCP, HTTP or files, evaluates
+/// metric filters (the built-in CIS AWS Foundations pack unless others are given) and serves the
+/// results as Prometheus metrics.
+#[derive(Debug, Parser)]
+#[command(name = "trailwatch", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// A subcommand; without one, the service runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Service options (when no subcommand is given).
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+// Parsed once per process; boxing the variants would only complicate the clap derive.
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    /// Test a filter pattern against log events, like CloudWatch's TestMetricFilter.
+    TestPattern(TestPatternArgs),
+    /// Check a configuration (and its filter patterns) without starting anything.
+    Validate(ValidateArgs),
+    /// Run the service (the default when no subcommand is given).
+    Run(RunArgs),
+}
+
+/// Output format of `test-pattern`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Matching events with line numbers, then a summary line.
+    Text,
+    /// One JSON object per input line.
+    Json,
+}
+
+/// `trailwatch test-pattern`.
+#[derive(Debug, Args)]
+pub struct TestPatternArgs {
+    /// The metric value a match publishes: `1`, a number, `$.selector` or `$field`.
+    #[arg(long, value_name = "V", default_value = "1")]
+    pub metric_value: String,
+    /// The value published for each event that does not match.
+    #[arg(long, value_name = "V")]
+    pub default_value: Option<f64>,
+    /// A dimension, NAME=SELECTOR (`eventType=$.eventType`, `server=$server`); up to three.
+    #[arg(long = "dimension", value_name = "NAME=SELECTOR")]
+    pub dimensions: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Show, for each event, the clause that decided the result.
+    #[arg(long)]
+    pub explain: bool,
+    /// The filter pattern. Use `--` before a pattern that starts with '-'.
+    #[arg(value_name = "PATTERN", allow_hyphen_values = false)]
+    pub pattern: String,
+    /// Files with one log event per line; stdin when none are given.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `trailwatch validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The TOML configuration to check.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// `aws logs describe-metric-filters` output to check (repeatable).
+    #[arg(long = "aws-metric-filters", value_name = "FILE")]
+    pub aws_metric_filters: Vec<PathBuf>,
+}
+
+/// How JSON events are validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JsonValidation {
+    /// Check UTF-8 and the outer braces of every event; parse only events some filter could
+    /// match (fast: the prefilter skips most events without parsing).
+    Framing,
+    /// Parse every JSON event, so any malformed one is rejected (slower).
+    Full,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options of the service.
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// trailwatch's TOML configuration (sources, filters, metrics, sinks). Flags override it.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Metric filters as printed by `aws logs describe-metric-filters` (repeatable).
+    #[arg(long = "aws-metric-filters", value_name = "FILE")]
+    pub aws_metric_filters: Vec<PathBuf>,
+
+    /// Read newline-delimited events from stdin (exits at end of input unless a network source
+    /// is also configured).
+    #[arg(long)]
+    pub stdin: bool,
+    /// Listen for newline-delimited JSON on TCP (repeatable).
+    #[arg(long = "tcp", value_name = "ADDR")]
+    pub tcp: Vec<String>,
+    /// Listen for HTTP POSTs of events (repeatable).
+    #[arg(long = "http", value_name = "ADDR")]
+    pub http: Vec<String>,
+    /// CloudTrail delivery files or folders (`.json`, `.json.gz`, recursive) to backfill.
+    #[arg(long = "files", value_name = "PATH", num_args = 1..)]
+    pub files: Vec<PathBuf>,
+
+    /// Longest accepted event (line), in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub max_event_bytes: Option<String>,
+    /// Largest accepted HTTP body, in bytes, before and after decompression.
+    #[arg(long, value_name = "BYTES")]
+    pub http_max_body: Option<String>,
+    /// Require `Authorization: Bearer TOKEN` on HTTP ingest (also TRAILWATCH_HTTP_TOKEN).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TRAILWATCH_HTTP_TOKEN",
+        hide_env_values = true
+    )]
+    pub http_token: Option<String>,
+    /// Field of a shipper's wrapper that holds the event as a string (repeatable; default
+    /// `message` and `log`).
+    #[arg(long = "event-field", value_name = "NAME")]
+    pub event_field: Vec<String>,
+    /// Write rejected events, with the reason, to this file (NDJSON).
+    #[arg(long, value_name = "PATH")]
+    pub dead_letter: Option<PathBuf>,
+    /// How JSON events are validated.
+    #[arg(long, value_enum)]
+    pub json_validation: Option<JsonValidation>,
+
+    /// Where to serve /metrics, /health and /ready.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+    /// Write the final metrics (Prometheus text) to this file at exit.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_out: Option<PathBuf>,
+    /// Most label sets per metric; more are dropped and counted.
+    #[arg(long, value_name = "N")]
+    pub max_series: Option<usize>,
+
+    /// Memory budget for events queued or being processed, e.g. `64MiB` (at least the largest
+    /// HTTP body and the longest event).
+    #[arg(long, value_name = "BYTES")]
+    pub queue_bytes: Option<String>,
+    /// Worker threads for decoding and evaluation (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// How long shutdown may take to finish what was accepted, e.g. `30s`.
+    #[arg(long, value_name = "DURATION")]
+    pub shutdown_timeout: Option<String>,
+
+    /// Forward every event (enriched) to a destination (repeatable): `-`, `file:PATH`,
+    /// `tcp://HOST:PORT`, `http(s)://…` (NDJSON), or a URL with a `loki+`, `es+`/`elasticsearch+`
+    /// or `splunk+` prefix.
+    #[arg(long = "forward", value_name = "URL")]
+    pub forward: Vec<String>,
+    /// Forward only events that matched some filter.
+    #[arg(long)]
+    pub forward_matched_only: bool,
+
+    /// Log format (logs go to stderr; the level comes from TRAILWATCH_LOG, default `info`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}

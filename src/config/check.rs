@@ -1,0 +1,390 @@
+//! Raw settings (file and flags) → the checked [`Config`]. Flags override the file; list flags
+//! (`--tcp`, `--http`, `--files`, `--aws-metric-filters`) replace the file's list.
+
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::aws::{self, Origin};
+use super::env::interpolate;
+use super::error::ConfigError;
+use super::filters::{FilterPlan, FilterSpec};
+use super::raw::{RawConfig, RawFilter, Str};
+use super::units::{parse_duration, parse_size};
+use super::{
+    BUILTIN_FILTERS, Config, Ingest, MetricsSettings, PipelineSettings, SourceFile, Sources,
+    defaults,
+};
+use crate::cli::{JsonValidation, RunArgs};
+
+/// Reads the configuration file named by `args` (if any) and the filter files, applies the flags,
+/// and checks everything.
+pub fn load(args: &RunArgs) -> Result<Config, ConfigError> {
+    let (raw, file) = match &args.config {
+        Some(path) => {
+            let file = Arc::new(read(path)?);
+            let raw: RawConfig = toml::from_str(&file.text).map_err(|e| toml_error(&file, &e))?;
+            (raw, Some(file))
+        }
+        None => (RawConfig::default(), None),
+    };
+    let ctx = Ctx { file: file.clone() };
+    let ingest = ingest(&ctx, &raw, args)?;
+    Ok(Config {
+        sources: sources(&ctx, &raw, args)?,
+        metrics: metrics(&ctx, &raw, args)?,
+        pipeline: pipeline(&ctx, &raw, args, &ingest)?,
+        filters: filters(&ctx, &raw, args)?,
+        ingest,
+    })
+}
+
+fn read(path: &Path) -> Result<SourceFile, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::in_file(path, format!("cannot read: {e}")))?;
+    Ok(SourceFile {
+        path: path.to_owned(),
+        text,
+    })
+}
+
+fn toml_error(file: &SourceFile, e: &toml::de::Error) -> ConfigError {
+    let message = e.message().trim().to_owned();
+    match e.span() {
+        Some(span) => ConfigError::at(&file.path, &file.text, span.start, message),
+        None => ConfigError::in_file(&file.path, message),
+    }
+}
+
+/// Locates errors in the configuration file.
+struct Ctx {
+    file: Option<Arc<SourceFile>>,
+}
+
+impl Ctx {
+    fn error_at(&self, span: &std::ops::Range<usize>, message: impl Into<String>) -> ConfigError {
+        match &self.file {
+            Some(f) => ConfigError::at(&f.path, &f.text, span.start, message),
+            None => ConfigError::flag(message),
+        }
+    }
+
+    /// A string value with `${ENV}` expanded; errors point at the variable.
+    fn string(&self, value: &Str) -> Result<String, ConfigError> {
+        interpolate(value.get_ref(), |name| std::env::var(name).ok()).map_err(|e| {
+            // +1 skips the opening quote (exact for strings without escapes before the variable).
+            let span = value.span();
+            let at = span.start + 1 + e.offset;
+            self.error_at(&(at..at), e.message)
+        })
+    }
+
+    fn path(&self, value: &Str) -> Result<PathBuf, ConfigError> {
+        let s = self.string(value)?;
+        let p = PathBuf::from(&s);
+        // Relative paths in a file are relative to the file.
+        Ok(match &self.file {
+            Some(f) if p.is_relative() && s != "-" => {
+                f.path.parent().map_or(p.clone(), |dir| dir.join(&p))
+            }
+            _ => p,
+        })
+    }
+}
+
+fn addr(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_owned()
+    };
+    if let Ok(a) = full.parse() {
+        return Ok(a);
+    }
+    full.to_socket_addrs()
+        .ok()
+        .and_then(|mut it| it.next())
+        .ok_or_else(|| {
+            format!("'{text}' is not a listen address (expected HOST:PORT, e.g. 127.0.0.1:5170)")
+        })
+}
+
+fn file_addrs(ctx: &Ctx, list: &[Str]) -> Result<Vec<SocketAddr>, ConfigError> {
+    list.iter()
+        .map(|v| addr(&ctx.string(v)?).map_err(|m| ctx.error_at(&v.span(), m)))
+        .collect()
+}
+
+fn flag_addrs(flag: &str, list: &[String]) -> Result<Vec<SocketAddr>, ConfigError> {
+    list.iter()
+        .map(|v| addr(v).map_err(|m| ConfigError::flag(format!("--{flag}: {m}"))))
+        .collect()
+}
+
+fn sources(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<Sources, ConfigError> {
+    let flags_given =
+        args.stdin || !args.tcp.is_empty() || !args.http.is_empty() || !args.files.is_empty();
+    let mut s = if flags_given {
+        Sources {
+            stdin: args.stdin,
+            tcp: flag_addrs("tcp", &args.tcp)?,
+            http: flag_addrs("http", &args.http)?,
+            files: args.files.clone(),
+        }
+    } else {
+        let r = &raw.sources;
+        Sources {
+            stdin: r.stdin.unwrap_or(false),
+            tcp: file_addrs(ctx, &r.tcp)?,
+            http: file_addrs(ctx, &r.http)?,
+            files: r
+                .files
+                .iter()
+                .map(|f| ctx.path(f))
+                .collect::<Result<_, _>>()?,
+        }
+    };
+    if !s.stdin && s.tcp.is_empty() && s.http.is_empty() && s.files.is_empty() {
+        if std::io::stdin().is_terminal() {
+            s.tcp
+                .push(addr(defaults::TCP_ADDR).map_err(ConfigError::flag)?);
+            s.http
+                .push(addr(defaults::HTTP_ADDR).map_err(ConfigError::flag)?);
+        } else {
+            s.stdin = true;
+        }
+    }
+    Ok(s)
+}
+
+fn size(
+    ctx: &Ctx,
+    flag: Option<&str>,
+    flag_name: &str,
+    file: Option<&Spanned<toml::Value>>,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    if let Some(text) = flag {
+        return parse_size(text)
+            .map(|v| v as usize)
+            .map_err(|m| ConfigError::flag(format!("--{flag_name}: {m}")));
+    }
+    let Some(v) = file else {
+        return Ok(default);
+    };
+    match v.get_ref() {
+        toml::Value::Integer(i) if *i > 0 => Ok(*i as usize),
+        toml::Value::String(s) => parse_size(s)
+            .map(|v| v as usize)
+            .map_err(|m| ctx.error_at(&v.span(), m)),
+        _ => Err(ctx.error_at(
+            &v.span(),
+            "expected a size: a positive integer or a string such as \"1MiB\"",
+        )),
+    }
+}
+
+fn ingest(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<Ingest, ConfigError> {
+    let r = &raw.sources;
+    let max_event_bytes = size(
+        ctx,
+        args.max_event_bytes.as_deref(),
+        "max-event-bytes",
+        r.max_event_bytes.as_ref(),
+        defaults::MAX_EVENT_BYTES,
+    )?;
+    let http_max_body = size(
+        ctx,
+        args.http_max_body.as_deref(),
+        "http-max-body",
+        r.http_max_body.as_ref(),
+        defaults::HTTP_MAX_BODY,
+    )?;
+    let http_token = match (&args.http_token, &r.http_token) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(t)) => Some(ctx.string(t)?),
+        (None, None) => None,
+    }
+    .filter(|t| !t.is_empty());
+    let event_fields = if !args.event_field.is_empty() {
+        args.event_field.clone()
+    } else if let Some(list) = &r.event_fields {
+        list.iter()
+            .map(|f| ctx.string(f))
+            .collect::<Result<_, _>>()?
+    } else {
+        defaults::EVENT_FIELDS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let json_validation = match (args.json_validation, &r.json_validation) {
+        (Some(v), _) => v,
+        (None, Some(v)) => match ctx.string(v)?.as_str() {
+            "framing" => JsonValidation::Framing,
+            "full" => JsonValidation::Full,
+            other => {
+                return Err(ctx.error_at(
+                    &v.span(),
+                    format!("json_validation '{other}': expected \"framing\" or \"full\""),
+                ));
+            }
+        },
+        (None, None) => JsonValidation::Framing,
+    };
+    Ok(Ingest {
+        max_event_bytes,
+        http_max_body,
+        http_token,
+        event_fields,
+        json_validation,
+    })
+}
+
+fn metrics(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<MetricsSettings, ConfigError> {
+    let r = &raw.metrics;
+    let addr = match (&args.metrics_addr, &r.addr) {
+        (Some(a), _) => Some(a.clone()),
+        (None, Some(a)) => Some(ctx.string(a)?),
+        (None, None) => Some(defaults::METRICS_ADDR.to_owned()),
+    };
+    // "none" (or an empty value) turns the endpoint off: batch runs only write --metrics-out.
+    let addr = match addr.as_deref().map(str::trim) {
+        None | Some("" | "none") => None,
+        Some(a) => Some(super::check::addr(a).map_err(|m| match &r.addr {
+            Some(v) if args.metrics_addr.is_none() => ctx.error_at(&v.span(), m),
+            _ => ConfigError::flag(format!("--metrics-addr: {m}")),
+        })?),
+    };
+    let out = match (&args.metrics_out, &r.out) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(p)) => Some(ctx.path(p)?),
+        (None, None) => None,
+    };
+    let max_series = args
+        .max_series
+        .or(r.max_series)
+        .unwrap_or(defaults::MAX_SERIES);
+    if max_series == 0 {
+        return Err(ConfigError::flag("max_series must be at least 1"));
+    }
+    Ok(MetricsSettings {
+        addr,
+        out,
+        max_series,
+    })
+}
+
+fn pipeline(
+    ctx: &Ctx,
+    raw: &RawConfig,
+    args: &RunArgs,
+    ingest: &Ingest,
+) -> Result<PipelineSettings, ConfigError> {
+    let r = &raw.pipeline;
+    let threads = args
+        .threads
+        .or(r.threads)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 || threads > 1024 {
+        return Err(ConfigError::flag(format!(
+            "threads must be between 1 and 1024, not {threads}"
+        )));
+    }
+    let shutdown_timeout = match (&args.shutdown_timeout, &r.shutdown_timeout) {
+        (Some(t), _) => {
+            parse_duration(t).map_err(|m| ConfigError::flag(format!("--shutdown-timeout: {m}")))?
+        }
+        (None, Some(t)) => {
+            parse_duration(&ctx.string(t)?).map_err(|m| ctx.error_at(&t.span(), m))?
+        }
+        (None, None) => Duration::from_secs(defaults::SHUTDOWN_TIMEOUT_SECS),
+    };
+    let dead_letter = match (&args.dead_letter, &r.dead_letter) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(p)) => Some(ctx.path(p)?),
+        (None, None) => None,
+    };
+    // Enough for a few full HTTP bodies or long lines in flight by default, and no more.
+    let default_budget = (16 << 20)
+        .max(2 * ingest.http_max_body)
+        .max(4 * ingest.max_event_bytes);
+    let queue_bytes = size(
+        ctx,
+        args.queue_bytes.as_deref(),
+        "queue-bytes",
+        r.queue_bytes.as_ref(),
+        default_budget,
+    )?;
+    let least = ingest.http_max_body.max(ingest.max_event_bytes);
+    if queue_bytes < least {
+        return Err(ConfigError::flag(format!(
+            "queue_bytes ({queue_bytes}) must be at least the largest HTTP body and event ({least} bytes)"
+        )));
+    }
+    Ok(PipelineSettings {
+        threads,
+        shutdown_timeout,
+        dead_letter,
+        queue_bytes,
+    })
+}
+
+fn filters(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<FilterPlan, ConfigError> {
+    let mut specs = Vec::new();
+    for f in &raw.filters {
+        specs.push(toml_filter(ctx, f)?);
+    }
+    let aws_files: Vec<PathBuf> = if !args.aws_metric_filters.is_empty() {
+        args.aws_metric_filters.clone()
+    } else {
+        raw.aws_metric_filters
+            .iter()
+            .map(|p| ctx.path(p))
+            .collect::<Result<_, _>>()?
+    };
+    for path in &aws_files {
+        specs.extend(aws::load(&Arc::new(read(path)?))?);
+    }
+    let builtin = raw.builtin_filters.unwrap_or(specs.is_empty());
+    if builtin {
+        let file = Arc::new(SourceFile {
+            path: "(built-in CIS pack)".into(),
+            text: BUILTIN_FILTERS.to_owned(),
+        });
+        specs.extend(aws::load(&file)?);
+    }
+    FilterPlan::compile(&specs)
+}
+
+fn toml_filter(ctx: &Ctx, f: &RawFilter) -> Result<FilterSpec, ConfigError> {
+    let opt = |v: &Option<Str>| -> Result<Option<String>, ConfigError> {
+        v.as_ref().map(|s| ctx.string(s)).transpose()
+    };
+    let name = ctx.string(&f.name)?;
+    Ok(FilterSpec {
+        metric_name: opt(&f.metric_name)?.unwrap_or_else(|| name.clone()),
+        namespace: opt(&f.metric_namespace)?.unwrap_or_else(|| "LogMetrics".into()),
+        value: opt(&f.metric_value)?.unwrap_or_else(|| "1".into()),
+        default_value: f.default_value,
+        dimensions: f
+            .dimensions
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), ctx.string(v)?)))
+            .collect::<Result<_, ConfigError>>()?,
+        unit: opt(&f.unit)?,
+        prometheus_name: opt(&f.prometheus_name)?,
+        // Patterns are taken literally: `$` is part of the language.
+        pattern: f.pattern.get_ref().clone(),
+        pattern_origin: Origin::Toml {
+            span: f.pattern.span(),
+        },
+        file: ctx.file.clone(),
+        name,
+    })
+}

@@ -1,0 +1,88 @@
+//! Errors that end a command, with the exit code each maps to (0 ok, 1 runtime, 2 usage/config).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use trailwatch_pattern::FilterError;
+
+use crate::config::ConfigError;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A filter pattern given on the command line is invalid.
+    #[error("{}", PatternReport { pattern, error })]
+    Pattern {
+        /// The pattern as given.
+        pattern: String,
+        /// What is wrong with it.
+        error: Box<FilterError>,
+    },
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(Box<ConfigError>),
+    /// Bad flags.
+    #[error("{0}")]
+    Usage(String),
+    /// Reading or writing failed.
+    #[error("{}{error}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+    Io {
+        /// The file involved, if any.
+        path: Option<PathBuf>,
+        /// The failure.
+        error: std::io::Error,
+    },
+    /// The service failed while running.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::Config(Box::new(e))
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(error: std::io::Error) -> Self {
+        CliError::Io { path: None, error }
+    }
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Pattern { .. } | CliError::Config(_) | CliError::Usage(_) => 2,
+            CliError::Io { .. } | CliError::Runtime(_) => 1,
+        }
+    }
+
+    /// Whether this is stdout going away (`trailwatch ... | head`), which is not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Io { error, .. } if error.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// A pattern error with the pattern and a caret under the column.
+struct PatternReport<'a> {
+    pattern: &'a str,
+    error: &'a FilterError,
+}
+
+impl fmt::Display for PatternReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.error)?;
+        if let FilterError::Pattern(p) = self.error {
+            if !self.pattern.contains('\n') {
+                write!(
+                    f,
+                    "\n  {}\n  {}^",
+                    self.pattern,
+                    " ".repeat(p.column.saturating_sub(1))
+                )?;
+            }
+        }
+        Ok(())
+    }
+}

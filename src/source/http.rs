@@ -1,0 +1,292 @@
+//! HTTP ingest: `POST` (or `PUT`) of events on any path.
+//!
+//! Bodies may be NDJSON, a JSON array of events, one object, concatenated objects, or a
+//! CloudTrail `{"Records":[…]}` document, compressed with gzip, zstd or deflate. Replies follow
+//! what Vector and Fluent Bit expect: 200 once the events are in the pipeline; 400 (with the
+//! reason) for an undecodable body; 401 for a missing or wrong bearer token; 413 for a body over
+//! the limit, before or after decompression; 415 for an unknown encoding or MessagePack; 503 with
+//! `Retry-After` when the pipeline is full. `GET`/`HEAD` on any path is a health check.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use super::Context;
+use crate::event::decompress::{DecompressError, decompress, parse_content_encoding};
+use crate::event::framing::frame_body;
+use crate::event::{Batch, SourceKind};
+use crate::pipeline::Refused;
+
+const SOURCE: SourceKind = SourceKind::Http;
+/// Bodies larger than this are decompressed and framed off the async threads.
+const BLOCKING_THRESHOLD: usize = 256 << 10;
+
+/// HTTP ingest settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Largest body, before and after decompression.
+    pub max_body: usize,
+    /// Required bearer token.
+    pub token: Option<String>,
+}
+
+/// Serves `listener` until shutdown; in-flight requests finish first.
+pub async fn serve(listener: TcpListener, ctx: Context, settings: Settings) {
+    let shared = Arc::new((ctx.clone(), settings));
+    let tracker = TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = ctx.shutdown.cancelled() => break,
+        };
+        let Ok((stream, peer)) = accepted else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let shared = shared.clone();
+        let stop = ctx.shutdown.clone();
+        tracker.spawn(async move {
+            let service = service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(req, peer, &shared.0, &shared.1).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    tracker.close();
+    tracker.wait().await;
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    ctx: &Context,
+    settings: &Settings,
+) -> Response<Full<Bytes>> {
+    let response = match *req.method() {
+        Method::GET | Method::HEAD => {
+            if ctx.shutdown.is_cancelled() {
+                reply(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+            } else {
+                reply(StatusCode::OK, "ok")
+            }
+        }
+        Method::POST | Method::PUT => ingest(req, ctx, settings).await,
+        _ => {
+            let mut r = reply(StatusCode::METHOD_NOT_ALLOWED, "use POST to send events");
+            r.headers_mut().insert(
+                header::ALLOW,
+                header::HeaderValue::from_static("POST, PUT, GET, HEAD"),
+            );
+            r
+        }
+    };
+    let status = response.status();
+    ctx.telemetry
+        .http_responses
+        .with_label_values(&[status.as_str()])
+        .inc();
+    if status.is_client_error() {
+        tracing::debug!(%peer, status = status.as_u16(), "rejected an HTTP request");
+    }
+    response
+}
+
+async fn ingest(
+    req: Request<Incoming>,
+    ctx: &Context,
+    settings: &Settings,
+) -> Response<Full<Bytes>> {
+    if let Some(token) = &settings.token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            let mut r = reply(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            return r;
+        }
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > settings.max_body) {
+        return too_large(settings.max_body);
+    }
+    let header_text = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let encoding = header_text(header::CONTENT_ENCODING);
+    let content_type = header_text(header::CONTENT_TYPE);
+    if content_type
+        .as_deref()
+        .is_some_and(|ct| ct.contains("msgpack"))
+    {
+        return reply(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "MessagePack is not supported: send JSON (Fluent Bit: format json_lines)",
+        );
+    }
+    let codings = match parse_content_encoding(encoding.as_deref().unwrap_or("")) {
+        Ok(c) => c,
+        Err(e) => return reply(StatusCode::UNSUPPORTED_MEDIA_TYPE, &e),
+    };
+    let body = match Limited::new(req.into_body(), settings.max_body)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return too_large(settings.max_body);
+        }
+        Err(e) => {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                &format!("cannot read the body: {e}"),
+            );
+        }
+    };
+    ctx.telemetry.bytes(SOURCE, body.len() as u64);
+    let max = settings.max_body;
+    let prepared = if body.len() > BLOCKING_THRESHOLD || !codings.is_empty() {
+        tokio::task::spawn_blocking(move || prepare(body, &codings, content_type.as_deref(), max))
+            .await
+            .unwrap_or_else(|e| {
+                Err(Prepared::Failed(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    e.to_string(),
+                ))
+            })
+    } else {
+        prepare(body, &codings, content_type.as_deref(), max)
+    };
+    let batch = match prepared {
+        Ok(batch) => batch,
+        Err(Prepared::Failed(status, message)) => return reply(status, &message),
+    };
+    let documents = match &batch.framing {
+        crate::event::Framing::Documents(d) => d.len(),
+        crate::event::Framing::Lines => batch.data.iter().filter(|&&b| b == b'\n').count() + 1,
+    };
+    match ctx.admission.try_send(batch) {
+        Ok(()) => reply_json(StatusCode::OK, &format!("{{\"accepted\":{documents}}}")),
+        Err(Refused::Full) => {
+            let mut r = reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the pipeline is full; retry later",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            r
+        }
+        Err(Refused::Closed) => reply(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+        Err(Refused::TooLarge) => too_large(max),
+    }
+}
+
+enum Prepared {
+    Failed(StatusCode, String),
+}
+
+/// Decompresses and frames a body into one batch (one batch, so admission is all or nothing).
+fn prepare(
+    body: Bytes,
+    codings: &[crate::event::decompress::Coding],
+    content_type: Option<&str>,
+    max: usize,
+) -> Result<Batch, Prepared> {
+    let mut data = body;
+    for &coding in codings {
+        let mut out = Vec::new();
+        match decompress(&data, coding, max, &mut out) {
+            Ok(()) => data = Bytes::from(out),
+            Err(DecompressError::TooLarge(n)) => {
+                return Err(Prepared::Failed(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the body decompresses to more than {n} bytes"),
+                ));
+            }
+            Err(e) => return Err(Prepared::Failed(StatusCode::BAD_REQUEST, e.to_string())),
+        }
+    }
+    let framing = frame_body(&data, content_type)
+        .map_err(|e| Prepared::Failed(StatusCode::BAD_REQUEST, e))?;
+    Ok(Batch {
+        source: SOURCE,
+        data,
+        framing,
+        budget: None,
+        ack: None,
+    })
+}
+
+fn too_large(max: usize) -> Response<Full<Bytes>> {
+    reply(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("the body exceeds {max} bytes (--http-max-body)"),
+    )
+}
+
+fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({ "error": message }).to_string();
+    let body = if status.is_success() {
+        format!("{{\"status\":\"{message}\"}}")
+    } else {
+        body
+    };
+    reply_json(status, &body)
+}
+
+fn reply_json(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// Compares secrets without an early exit that would leak their common prefix length.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,75 @@
+//! Event sources: each reads bytes, frames them into batches and hands them to the pipeline.
+//!
+//! * [`stdin`] — newline-delimited events (gzip and zstd detected), ends at end of input;
+//! * [`files`] — CloudTrail delivery files and folders, decompressed in parallel;
+//! * [`tcp`] — newline-delimited JSON from many connections (Vector `socket`, Fluent Bit `tcp`);
+//! * [`http`] — POSTed NDJSON, JSON arrays, objects and CloudTrail files (Vector `http`,
+//!   Fluent Bit `http`).
+
+pub mod files;
+pub mod http;
+pub mod stdin;
+pub mod tcp;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+
+use crate::dead_letter::{DeadLetter, Rejected};
+use crate::event::{RejectReason, SourceKind};
+use crate::metrics::Telemetry;
+use crate::pipeline::Admission;
+
+/// What every source needs.
+#[derive(Clone)]
+pub struct Context {
+    /// Where batches go.
+    pub admission: Admission,
+    /// Counters.
+    pub telemetry: Arc<Telemetry>,
+    /// Where rejected input goes.
+    pub dead_letter: Option<DeadLetter>,
+    /// Longest event accepted.
+    pub max_event_bytes: usize,
+    /// Cancelled when the service starts shutting down.
+    pub shutdown: CancellationToken,
+    /// For sources running on plain threads.
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl Context {
+    /// Counts (and dead-letters a sample of) a line dropped for being too long.
+    pub fn oversize(&self, source: SourceKind, sample: Bytes) {
+        let detail = format!(
+            "line longer than --max-event-bytes {} (discarded; first {} bytes kept)",
+            self.max_event_bytes,
+            sample.len()
+        );
+        self.telemetry.events(source, 1);
+        self.telemetry
+            .rejected(RejectReason::Oversize, 1, source, &detail);
+        if let Some(dl) = &self.dead_letter {
+            dl.send(Rejected {
+                source,
+                reason: RejectReason::Oversize,
+                detail,
+                event: sample.to_vec(),
+            });
+        }
+    }
+
+    /// Counts (and dead-letters) input rejected before framing.
+    pub fn reject(&self, source: SourceKind, reason: RejectReason, detail: String, bytes: &[u8]) {
+        self.telemetry.events(source, 1);
+        self.telemetry.rejected(reason, 1, source, &detail);
+        if let Some(dl) = &self.dead_letter {
+            dl.send(Rejected {
+                source,
+                reason,
+                detail,
+                event: bytes[..bytes.len().min(4096)].to_vec(),
+            });
+        }
+    }
+}

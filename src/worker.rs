@@ -1,0 +1,201 @@
+//! A CPU worker: takes batches off the queue, unwraps envelopes, evaluates the filter set on
+//! every event, and adds what the events published to the metrics once per batch.
+//!
+//! Each worker owns its decoder, evaluator and sums; nothing is shared per event.
+
+use std::sync::Arc;
+
+use trailwatch_pattern::{EvalOptions, Evaluator, JsonStatus};
+
+use crate::dead_letter::{DeadLetter, Rejected};
+use crate::event::envelope::{Decoder, Event, Output};
+use crate::event::{Batch, EnvelopeKind, RejectReason, SourceKind};
+use crate::metrics::{Deltas, Generation, Store, Telemetry};
+
+/// Settings shared by all workers.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Longest event accepted.
+    pub max_event_bytes: usize,
+    /// Shipper wrapper fields.
+    pub event_fields: Vec<String>,
+    /// Parse every JSON event (full validation).
+    pub always_parse: bool,
+}
+
+/// One worker's state.
+pub struct Worker {
+    decoder: Decoder,
+    evaluator: Evaluator,
+    deltas: Deltas,
+    counts: Counts,
+    settings: WorkerSettings,
+    telemetry: Arc<Telemetry>,
+    store: Arc<Store>,
+    dead_letter: Option<DeadLetter>,
+}
+
+/// What a batch did, counted locally and flushed to telemetry once.
+#[derive(Debug, Default)]
+struct Counts {
+    events: u64,
+    evaluated: u64,
+    envelopes: [u64; EnvelopeKind::ALL.len()],
+    skipped: [u64; EnvelopeKind::ALL.len()],
+    rejected: [u64; RejectReason::ALL.len()],
+    last_detail: String,
+}
+
+impl Worker {
+    /// A worker.
+    pub fn new(
+        settings: WorkerSettings,
+        telemetry: Arc<Telemetry>,
+        store: Arc<Store>,
+        dead_letter: Option<DeadLetter>,
+    ) -> Worker {
+        // A compressed envelope may expand to at most what a whole HTTP body may.
+        let max_decoded = settings.max_event_bytes.max(16 << 20);
+        Worker {
+            decoder: Decoder::new(&settings.event_fields, max_decoded),
+            evaluator: Evaluator::new(),
+            deltas: Deltas::default(),
+            counts: Counts::default(),
+            settings,
+            telemetry,
+            store,
+            dead_letter,
+        }
+    }
+
+    /// Processes batches until the queue is closed and empty.
+    pub fn run(mut self, queue: async_channel::Receiver<Batch>) {
+        while let Ok(batch) = queue.recv_blocking() {
+            self.telemetry.queue_batches.set(queue.len() as i64);
+            self.process(&batch);
+        }
+    }
+
+    /// Processes one batch.
+    pub fn process(&mut self, batch: &Batch) {
+        let generation = self.store.current();
+        self.deltas.reset(&generation);
+        let opts = EvalOptions {
+            always_parse: self.settings.always_parse,
+            explain: false,
+        };
+        let mut out = Events {
+            generation: &generation,
+            evaluator: &mut self.evaluator,
+            deltas: &mut self.deltas,
+            counts: &mut self.counts,
+            dead_letter: self.dead_letter.as_ref(),
+            source: batch.source,
+            opts,
+        };
+        let max = self.settings.max_event_bytes;
+        let decoder = &mut self.decoder;
+        batch.for_each_document(|doc| {
+            if doc.len() > max {
+                let sample = &doc[..doc.len().min(1024)];
+                out.reject(
+                    RejectReason::Oversize,
+                    sample,
+                    &format!(
+                        "event of {} bytes exceeds --max-event-bytes {max} (first 1 KiB kept)",
+                        doc.len()
+                    ),
+                );
+            } else {
+                decoder.decode(doc, &mut out);
+            }
+        });
+        generation.flush(&mut self.deltas, &self.telemetry);
+        self.flush_counts(batch.source);
+    }
+
+    /// Adds the batch's counts to telemetry. Events received goes last, so a scrape that sees
+    /// a batch's events also sees how they were classified.
+    fn flush_counts(&mut self, source: SourceKind) {
+        let c = &mut self.counts;
+        let t = &self.telemetry;
+        for (i, reason) in RejectReason::ALL.iter().enumerate() {
+            if c.rejected[i] > 0 {
+                t.rejected(*reason, c.rejected[i], source, &c.last_detail);
+            }
+        }
+        for (i, kind) in EnvelopeKind::ALL.iter().enumerate() {
+            if c.envelopes[i] > 0 {
+                t.unwrapped(*kind, c.envelopes[i]);
+            }
+            if c.skipped[i] > 0 {
+                t.skipped(*kind, c.skipped[i]);
+            }
+        }
+        t.events_evaluated.inc_by(c.evaluated);
+        t.events(source, c.events);
+        c.events = 0;
+        c.evaluated = 0;
+        c.envelopes = Default::default();
+        c.skipped = Default::default();
+        c.rejected = Default::default();
+        c.last_detail.clear();
+    }
+}
+
+/// Receives a batch's events from the decoder and evaluates them.
+struct Events<'a> {
+    generation: &'a Generation,
+    evaluator: &'a mut Evaluator,
+    deltas: &'a mut Deltas,
+    counts: &'a mut Counts,
+    dead_letter: Option<&'a DeadLetter>,
+    source: SourceKind,
+    opts: EvalOptions,
+}
+
+impl Output for Events<'_> {
+    fn event(&mut self, e: Event<'_>) {
+        let set = &self.generation.plan.set;
+        let outcome = self.evaluator.evaluate(set, e.eval, self.opts);
+        if outcome.json() == JsonStatus::Invalid {
+            // Rejected: nothing it published counts.
+            return self.reject(
+                RejectReason::InvalidJson,
+                e.forward,
+                "the event is not valid JSON",
+            );
+        }
+        self.counts.events += 1;
+        self.counts.evaluated += 1;
+        self.counts.envelopes[e.envelope as usize] += 1;
+        for id in 0..set.len() {
+            if outcome.matched(id) {
+                self.deltas.matched(id);
+            }
+            if let Some(v) = outcome.value(id) {
+                self.deltas
+                    .add(id, v, outcome.dimensions(id).map(|(_, v)| v));
+            }
+        }
+    }
+
+    fn reject(&mut self, reason: RejectReason, bytes: &[u8], detail: &str) {
+        self.counts.events += 1;
+        self.counts.rejected[reason as usize] += 1;
+        self.counts.last_detail.clear();
+        self.counts.last_detail.push_str(detail);
+        if let Some(dl) = self.dead_letter {
+            dl.send(Rejected {
+                source: self.source,
+                reason,
+                detail: detail.to_owned(),
+                event: bytes.to_vec(),
+            });
+        }
+    }
+
+    fn skipped(&mut self, kind: EnvelopeKind) {
+        self.counts.skipped[kind as usize] += 1;
+    }
+}
