@@ -16,7 +16,9 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use serde::Serialize;
 
-use crate::event::{RejectReason, SourceKind};
+#[cfg(doc)]
+use crate::event::RejectReason;
+use crate::event::SourceKind;
 use crate::metrics::Telemetry;
 
 /// One rejected event.
@@ -24,8 +26,10 @@ use crate::metrics::Telemetry;
 pub struct Rejected {
     /// Where it came from.
     pub source: SourceKind,
-    /// Why it was rejected.
-    pub reason: RejectReason,
+    /// Why it was rejected (a [`RejectReason`] label, or `sink_rejected`).
+    pub reason: &'static str,
+    /// The sink that refused it, for events a destination rejected.
+    pub sink: Option<String>,
     /// A detail message.
     pub detail: String,
     /// The event's bytes (or a sample, for oversize events).
@@ -67,6 +71,8 @@ struct Line<'a> {
     time: String,
     source: &'static str,
     reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sink: Option<&'a str>,
     detail: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     event: Option<&'a str>,
@@ -86,7 +92,8 @@ fn write_all(rx: Receiver<Rejected>, file: Option<std::fs::File>, telemetry: &Te
             let line = Line {
                 time: crate::time::rfc3339(SystemTime::now()),
                 source: r.source.as_str(),
-                reason: r.reason.as_str(),
+                reason: r.reason,
+                sink: r.sink.as_deref(),
                 detail: &r.detail,
                 event: text,
                 event_base64: text

@@ -8,6 +8,7 @@
 //! * [`pipeline`] — the bounded queue and memory budget between sources and workers;
 //! * [`worker`] — CPU threads: [`event`] decoding (envelopes), evaluation, metric sums;
 //! * [`metrics`] — filter metric families, internal telemetry, the HTTP endpoint;
+//! * [`sink`] — enrichment and forwarding to files, TCP, HTTP, Loki, Elasticsearch, Splunk HEC;
 //! * [`config`] — raw settings checked into a [`config::Config`];
 //! * [`service`] — start-up, reload and shutdown.
 
@@ -20,6 +21,7 @@ pub mod event;
 pub mod metrics;
 pub mod pipeline;
 pub mod service;
+pub mod sink;
 pub mod source;
 pub mod test_pattern;
 pub mod time;

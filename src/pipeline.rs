@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use crate::dead_letter::DeadLetter;
 use crate::event::Batch;
 use crate::metrics::{Store, Telemetry};
-use crate::worker::{Worker, WorkerSettings};
+use crate::worker::{Forward, Worker, WorkerSettings};
 
 /// Batches in the queue at most (the byte budget usually binds first).
 const QUEUE_BATCHES: usize = 1024;
@@ -60,6 +60,7 @@ pub fn start(
     telemetry: &Arc<Telemetry>,
     store: &Arc<Store>,
     dead_letter: Option<&DeadLetter>,
+    forward: Option<&Arc<Forward>>,
 ) -> std::io::Result<(Admission, Workers)> {
     let (tx, rx) = async_channel::bounded(QUEUE_BATCHES);
     let mut handles = Vec::with_capacity(threads);
@@ -69,6 +70,7 @@ pub fn start(
             telemetry.clone(),
             store.clone(),
             dead_letter.cloned(),
+            forward.cloned(),
         );
         let rx = rx.clone();
         handles.push(

@@ -19,8 +19,10 @@ use crate::metrics::exposition::Format;
 use crate::metrics::server::Endpoint;
 use crate::metrics::{Metrics, Store, Telemetry};
 use crate::pipeline;
+use crate::sink::Sinks;
+use crate::sink::enrich::Enricher;
 use crate::source::{self, Context};
-use crate::worker::WorkerSettings;
+use crate::worker::{Forward, WorkerSettings};
 
 /// `trailwatch validate`: checks a configuration exactly as start-up and reload do.
 pub fn validate(args: &ValidateArgs) -> Result<(), CliError> {
@@ -115,6 +117,28 @@ async fn serve(args: &RunArgs, config: Config) -> Result<(), CliError> {
         event_fields: ingest.event_fields.clone(),
         always_parse: ingest.json_validation == JsonValidation::Full,
     };
+    let fwd = &config.forward;
+    let sinks = if fwd.sinks.is_empty() {
+        None
+    } else {
+        let sinks = Sinks::start(&fwd.sinks, &telemetry, dead_letter.as_ref())
+            .map_err(CliError::Runtime)?;
+        for s in &fwd.sinks {
+            tracing::info!(sink = %s.name, kind = ?s.kind, disk_buffer = s.buffer.disk.is_some(), "forwarding events");
+        }
+        Some(Arc::new(sinks))
+    };
+    let forward = sinks.as_ref().map(|sinks| {
+        let mut enricher = Enricher::new(&fwd.field, &fwd.static_fields, fwd.cloudtrail_fields);
+        enricher.needs_time = sinks.needs_time;
+        enricher.needs_id = sinks.needs_id;
+        enricher.label_paths = sinks.label_paths.clone();
+        Arc::new(Forward {
+            enricher,
+            sinks: sinks.clone(),
+            matched_only: fwd.matched_only,
+        })
+    });
     let (admission, workers) = pipeline::start(
         config.pipeline.threads,
         config.pipeline.queue_bytes,
@@ -122,7 +146,9 @@ async fn serve(args: &RunArgs, config: Config) -> Result<(), CliError> {
         &telemetry,
         &store,
         dead_letter.as_ref(),
+        forward.as_ref(),
     )?;
+    drop(forward);
 
     let shutdown = CancellationToken::new();
     let ctx = Context {
@@ -161,6 +187,7 @@ async fn serve(args: &RunArgs, config: Config) -> Result<(), CliError> {
     let http_settings = source::http::Settings {
         max_body: ingest.http_max_body,
         token: ingest.http_token.clone(),
+        wait_for_sinks: sinks.is_some(),
     };
     for (l, a) in http.into_iter().zip(&config.sources.http) {
         tracing::info!(addr = %l.local_addr().map_or_else(|_| a.to_string(), |x| x.to_string()), "accepting HTTP events");
@@ -207,6 +234,10 @@ async fn serve(args: &RunArgs, config: Config) -> Result<(), CliError> {
             .ok();
     })
     .await;
+    if let Some(sinks) = &sinks {
+        // Workers are done: nothing more reaches the sinks; let them deliver what they hold.
+        sinks.shutdown(deadline.into()).await;
+    }
     metrics_stop.cancel();
     if let Some(out) = &config.metrics.out {
         write_metrics(out, &metrics)?;

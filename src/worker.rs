@@ -11,6 +11,8 @@ use crate::dead_letter::{DeadLetter, Rejected};
 use crate::event::envelope::{Decoder, Event, Output};
 use crate::event::{Batch, EnvelopeKind, RejectReason, SourceKind};
 use crate::metrics::{Deltas, Generation, Store, Telemetry};
+use crate::sink::enrich::Enricher;
+use crate::sink::{OutBatch, Sinks};
 
 /// Settings shared by all workers.
 #[derive(Debug, Clone)]
@@ -23,6 +25,16 @@ pub struct WorkerSettings {
     pub always_parse: bool,
 }
 
+/// Forwarding, shared by all workers.
+pub struct Forward {
+    /// Builds the forwarded bytes.
+    pub enricher: Enricher,
+    /// Where they go.
+    pub sinks: Arc<Sinks>,
+    /// Forward only events that matched a filter.
+    pub matched_only: bool,
+}
+
 /// One worker's state.
 pub struct Worker {
     decoder: Decoder,
@@ -33,6 +45,8 @@ pub struct Worker {
     telemetry: Arc<Telemetry>,
     store: Arc<Store>,
     dead_letter: Option<DeadLetter>,
+    forward: Option<Arc<Forward>>,
+    out: OutBatch,
 }
 
 /// What a batch did, counted locally and flushed to telemetry once.
@@ -53,6 +67,7 @@ impl Worker {
         telemetry: Arc<Telemetry>,
         store: Arc<Store>,
         dead_letter: Option<DeadLetter>,
+        forward: Option<Arc<Forward>>,
     ) -> Worker {
         // A compressed envelope may expand to at most what a whole HTTP body may.
         let max_decoded = settings.max_event_bytes.max(16 << 20);
@@ -65,6 +80,8 @@ impl Worker {
             telemetry,
             store,
             dead_letter,
+            forward,
+            out: OutBatch::default(),
         }
     }
 
@@ -92,6 +109,8 @@ impl Worker {
             dead_letter: self.dead_letter.as_ref(),
             source: batch.source,
             opts,
+            forward: self.forward.as_deref(),
+            out: &mut self.out,
         };
         let max = self.settings.max_event_bytes;
         let decoder = &mut self.decoder;
@@ -112,6 +131,13 @@ impl Worker {
         });
         generation.flush(&mut self.deltas, &self.telemetry);
         self.flush_counts(batch.source);
+        if let Some(f) = &self.forward {
+            if !self.out.events.is_empty() {
+                // The batch (and the source's acknowledgement it holds) is released only after
+                // every sink has taken these events.
+                f.sinks.send(std::mem::take(&mut self.out));
+            }
+        }
     }
 
     /// Adds the batch's counts to telemetry. Events received goes last, so a scrape that sees
@@ -152,6 +178,8 @@ struct Events<'a> {
     dead_letter: Option<&'a DeadLetter>,
     source: SourceKind,
     opts: EvalOptions,
+    forward: Option<&'a Forward>,
+    out: &'a mut OutBatch,
 }
 
 impl Output for Events<'_> {
@@ -169,13 +197,21 @@ impl Output for Events<'_> {
         self.counts.events += 1;
         self.counts.evaluated += 1;
         self.counts.envelopes[e.envelope as usize] += 1;
+        let mut any = false;
         for id in 0..set.len() {
             if outcome.matched(id) {
                 self.deltas.matched(id);
+                any = true;
             }
             if let Some(v) = outcome.value(id) {
                 self.deltas
                     .add(id, v, outcome.dimensions(id).map(|(_, v)| v));
+            }
+        }
+        if let Some(f) = self.forward {
+            if any || !f.matched_only {
+                let names = outcome.matches().map(|id| set.filters()[id].name());
+                f.enricher.append(&e, names, self.out);
             }
         }
     }
@@ -188,7 +224,8 @@ impl Output for Events<'_> {
         if let Some(dl) = self.dead_letter {
             dl.send(Rejected {
                 source: self.source,
-                reason,
+                reason: reason.as_str(),
+                sink: None,
                 detail: detail.to_owned(),
                 event: bytes.to_vec(),
             });

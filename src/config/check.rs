@@ -16,10 +16,11 @@ use super::filters::{FilterPlan, FilterSpec};
 use super::raw::{RawConfig, RawFilter, Str};
 use super::units::{parse_duration, parse_size};
 use super::{
-    BUILTIN_FILTERS, Config, Ingest, MetricsSettings, PipelineSettings, SourceFile, Sources,
-    defaults,
+    BUILTIN_FILTERS, Config, ForwardSettings, Ingest, MetricsSettings, PipelineSettings,
+    SourceFile, Sources, defaults,
 };
 use crate::cli::{JsonValidation, RunArgs};
+use crate::sink::spec::{Resolve, SinkKind, check_sink, parse_forward};
 
 /// Reads the configuration file named by `args` (if any) and the filter files, applies the flags,
 /// and checks everything.
@@ -34,13 +35,25 @@ pub fn load(args: &RunArgs) -> Result<Config, ConfigError> {
     };
     let ctx = Ctx { file: file.clone() };
     let ingest = ingest(&ctx, &raw, args)?;
-    Ok(Config {
+    let config = Config {
         sources: sources(&ctx, &raw, args)?,
         metrics: metrics(&ctx, &raw, args)?,
         pipeline: pipeline(&ctx, &raw, args, &ingest)?,
         filters: filters(&ctx, &raw, args)?,
+        forward: forward(&ctx, &raw, args)?,
         ingest,
-    })
+    };
+    let stdout_sink = config
+        .forward
+        .sinks
+        .iter()
+        .any(|s| s.kind == SinkKind::Stdout);
+    if stdout_sink && config.metrics.out.as_deref() == Some(Path::new("-")) {
+        return Err(ConfigError::flag(
+            "--forward - and --metrics-out - cannot both write to stdout",
+        ));
+    }
+    Ok(config)
 }
 
 fn read(path: &Path) -> Result<SourceFile, ConfigError> {
@@ -386,5 +399,65 @@ fn toml_filter(ctx: &Ctx, f: &RawFilter) -> Result<FilterSpec, ConfigError> {
         },
         file: ctx.file.clone(),
         name,
+    })
+}
+
+impl Resolve for Ctx {
+    fn string(&self, v: &Str) -> Result<String, ConfigError> {
+        Ctx::string(self, v)
+    }
+    fn path(&self, v: &Str) -> Result<PathBuf, ConfigError> {
+        Ctx::path(self, v)
+    }
+    fn error(&self, span: &std::ops::Range<usize>, message: String) -> ConfigError {
+        self.error_at(span, message)
+    }
+}
+
+fn forward(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<ForwardSettings, ConfigError> {
+    let sinks = if !args.forward.is_empty() {
+        args.forward
+            .iter()
+            .enumerate()
+            .map(|(i, f)| parse_forward(f, i).map_err(ConfigError::flag))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        raw.sinks
+            .iter()
+            .enumerate()
+            .map(|(i, s)| check_sink(s, i, ctx))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let mut names = std::collections::HashSet::new();
+    for s in &sinks {
+        if !names.insert(s.name.clone()) {
+            return Err(ConfigError::flag(format!(
+                "two sinks are named '{}'",
+                s.name
+            )));
+        }
+    }
+    if sinks.iter().filter(|s| s.kind == SinkKind::Stdout).count() > 1 {
+        return Err(ConfigError::flag("only one sink can write to stdout"));
+    }
+    let e = &raw.enrichment;
+    let field = match &e.field {
+        Some(f) => ctx.string(f)?,
+        None => defaults::ENRICHMENT_FIELD.to_owned(),
+    };
+    if field.is_empty() {
+        return Err(ConfigError::flag("enrichment.field must not be empty"));
+    }
+    let static_fields = e
+        .static_fields
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), ctx.string(v)?)))
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    Ok(ForwardSettings {
+        sinks,
+        matched_only: args.forward_matched_only || e.matched_only.unwrap_or(false),
+        field,
+        static_fields,
+        cloudtrail_fields: e.cloudtrail_fields.unwrap_or(false),
     })
 }

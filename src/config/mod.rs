@@ -19,6 +19,7 @@ pub use error::{ConfigError, line_col};
 pub use filters::{Family, FilterPlan, FilterSpec, MetricOutput};
 
 use crate::cli::JsonValidation;
+use crate::sink::spec::SinkSpec;
 
 /// A file that settings came from, kept to locate errors.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +47,23 @@ pub struct Config {
     pub pipeline: PipelineSettings,
     /// The compiled filters.
     pub filters: FilterPlan,
+    /// Forwarding of enriched events.
+    pub forward: ForwardSettings,
+}
+
+/// What forwarded events carry and where they go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForwardSettings {
+    /// Destinations (empty: no forwarding).
+    pub sinks: Vec<SinkSpec>,
+    /// Forward only events that matched a filter.
+    pub matched_only: bool,
+    /// The added object's field name.
+    pub field: String,
+    /// Static fields, in order.
+    pub static_fields: Vec<(String, String)>,
+    /// Add CloudTrail-derived fields.
+    pub cloudtrail_fields: bool,
 }
 
 /// Event sources.
@@ -125,4 +143,6 @@ pub mod defaults {
     pub const HTTP_ADDR: &str = "127.0.0.1:9880";
     /// Shipper wrapper fields (Vector, Fluent Bit).
     pub const EVENT_FIELDS: &[&str] = &["message", "log"];
+    /// The enrichment object's field name.
+    pub const ENRICHMENT_FIELD: &str = "trailwatch";
 }

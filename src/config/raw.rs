@@ -46,6 +46,12 @@ pub struct RawConfig {
     /// Metric filters.
     #[serde(default)]
     pub filters: Vec<RawFilter>,
+    /// What forwarded events carry.
+    #[serde(default)]
+    pub enrichment: RawEnrichment,
+    /// Where enriched events are forwarded.
+    #[serde(default)]
+    pub sinks: Vec<crate::sink::spec::RawSink>,
 }
 
 /// `[sources]`
@@ -124,4 +130,19 @@ pub struct RawFilter {
     pub unit: Option<Str>,
     /// Prometheus family name, instead of `snake(namespace)_snake(name)_total`.
     pub prometheus_name: Option<Str>,
+}
+
+/// `[enrichment]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnrichment {
+    /// Name of the added object (default "trailwatch").
+    pub field: Option<Str>,
+    /// Static fields added to every forwarded event.
+    #[serde(default)]
+    pub static_fields: BTreeMap<String, Str>,
+    /// Add CloudTrail-derived fields (actor, account, region, failed, root, mfa).
+    pub cloudtrail_fields: Option<bool>,
+    /// Forward only events that matched a filter.
+    pub matched_only: Option<bool>,
 }

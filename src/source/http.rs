@@ -38,7 +38,13 @@ pub struct Settings {
     pub max_body: usize,
     /// Required bearer token.
     pub token: Option<String>,
+    /// Reply only once every sink has taken the events (when forwarding), so a 200 means the
+    /// events are in every sink's buffer (on disk, for disk buffers).
+    pub wait_for_sinks: bool,
 }
+
+/// How long a request waits for the sinks before answering 503.
+const ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Serves `listener` until shutdown; in-flight requests finish first.
 pub async fn serve(listener: TcpListener, ctx: Context, settings: Settings) {
@@ -198,16 +204,36 @@ async fn ingest(
     } else {
         prepare(body, &codings, content_type.as_deref(), max)
     };
-    let batch = match prepared {
+    let mut batch = match prepared {
         Ok(batch) => batch,
         Err(Prepared::Failed(status, message)) => return reply(status, &message),
+    };
+    let acked = if settings.wait_for_sinks {
+        let (ack, rx) = crate::ack::Ack::new();
+        batch.ack = Some(ack);
+        Some(rx)
+    } else {
+        None
     };
     let documents = match &batch.framing {
         crate::event::Framing::Documents(d) => d.len(),
         crate::event::Framing::Lines => batch.data.iter().filter(|&&b| b == b'\n').count() + 1,
     };
     match ctx.admission.try_send(batch) {
-        Ok(()) => reply_json(StatusCode::OK, &format!("{{\"accepted\":{documents}}}")),
+        Ok(()) => {
+            if let Some(rx) = acked {
+                if tokio::time::timeout(ACK_TIMEOUT, rx).await.is_err() {
+                    let mut r = reply(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the sinks did not take the events in time; retry later",
+                    );
+                    r.headers_mut()
+                        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+                    return r;
+                }
+            }
+            reply_json(StatusCode::OK, &format!("{{\"accepted\":{documents}}}"))
+        }
         Err(Refused::Full) => {
             let mut r = reply(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -52,7 +52,8 @@ impl Context {
         if let Some(dl) = &self.dead_letter {
             dl.send(Rejected {
                 source,
-                reason: RejectReason::Oversize,
+                reason: RejectReason::Oversize.as_str(),
+                sink: None,
                 detail,
                 event: sample.to_vec(),
             });
@@ -66,7 +67,8 @@ impl Context {
         if let Some(dl) = &self.dead_letter {
             dl.send(Rejected {
                 source,
-                reason,
+                reason: reason.as_str(),
+                sink: None,
                 detail,
                 event: bytes[..bytes.len().min(4096)].to_vec(),
             });

@@ -56,14 +56,20 @@ impl Service {
     /// Starts `trailwatch ARGS` (plus JSON logs) and waits until every listener it was given is
     /// bound. Use `127.0.0.1:0` addresses.
     pub fn start(args: &[&str]) -> Service {
-        Service::start_with(args, Stdio::null())
+        Service::start_env(args, &[])
     }
 
-    fn start_with(args: &[&str], stdin: Stdio) -> Service {
+    /// Like `start`, with extra environment variables.
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Service {
+        Service::start_with(args, env, Stdio::null())
+    }
+
+    fn start_with(args: &[&str], env: &[(&str, &str)], stdin: Stdio) -> Service {
         let mut child = Command::new(bin())
             .args(args)
             .args(["--log-format", "json"])
             .env("TRAILWATCH_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(stdin)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -167,13 +173,15 @@ impl Service {
         Scrape::parse(&r.text())
     }
 
-    /// Polls until `metric{labels}` equals `value`; returns the last scrape.
+    /// Polls until `metric{labels}` equals `value`; returns a scrape taken after that (a single
+    /// scrape is not an atomic snapshot: families are gathered one after another while workers
+    /// flush, so the one that showed the condition may predate other counters' updates).
     pub fn wait_for(&self, metric: &str, labels: &[(&str, &str)], value: f64) -> Scrape {
         let deadline = Instant::now() + DEADLINE;
         loop {
             let s = self.scrape();
             if s.get(metric, labels) == Some(value) {
-                return s;
+                return self.scrape();
             }
             assert!(
                 Instant::now() < deadline,

@@ -3,7 +3,9 @@
 
 mod cis;
 mod cli;
+mod forward;
 mod harness;
 mod ingest;
 mod lifecycle;
 mod prometheus;
+mod receiver;

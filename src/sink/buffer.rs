@@ -1,0 +1,277 @@
+//! A sink's in-memory buffer: bounded by events and bytes, filled by worker threads (who wait,
+//! or drop, when it is full), drained by the sink's delivery task in request-sized chunks.
+//!
+//! Events stay in the buffer until their request has finished (delivered or dead-lettered), so a
+//! retry never needs them from anywhere else. Chunks may finish out of order (concurrent
+//! requests); an entry's memory is released once all of its events are done.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::spec::WhenFull;
+use super::{OutBatch, OutEvent};
+
+/// Events handed to the delivery task: parts of one or more batches.
+#[derive(Debug)]
+pub struct Chunk {
+    /// The parts, in order.
+    pub parts: Vec<Part>,
+}
+
+/// A run of events of one batch.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// The buffer entry it belongs to.
+    pub seq: u64,
+    /// The batch.
+    pub batch: Arc<OutBatch>,
+    /// Event indexes within the batch.
+    pub events: Range<usize>,
+}
+
+impl Chunk {
+    /// Every event of the chunk with its batch.
+    pub fn events(&self) -> impl Iterator<Item = (&OutBatch, &OutEvent)> {
+        self.parts.iter().flat_map(|p| {
+            p.batch.events[p.events.clone()]
+                .iter()
+                .map(move |e| (&*p.batch, e))
+        })
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.events.len()).sum()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of event lines.
+    pub fn bytes(&self) -> usize {
+        self.events().map(|(_, e)| e.line.len() + 1).sum()
+    }
+}
+
+/// Whether a push was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// In the buffer.
+    Accepted,
+    /// Not taken: the buffer is full (`drop_newest`) or closed.
+    Dropped,
+}
+
+#[derive(Debug)]
+struct Entry {
+    batch: Arc<OutBatch>,
+    handed: usize,
+    finished: usize,
+    bytes: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    entries: VecDeque<Entry>,
+    /// Sequence number of `entries[0]`.
+    base: u64,
+    events: u64,
+    bytes: u64,
+    closed: bool,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct MemoryBuffer {
+    state: Mutex<State>,
+    space: Condvar,
+    data: tokio::sync::Notify,
+    max_events: u64,
+    max_bytes: u64,
+    when_full: WhenFull,
+}
+
+impl MemoryBuffer {
+    /// A buffer holding at most `max_events` events and `max_bytes` bytes.
+    pub fn new(max_events: usize, max_bytes: u64, when_full: WhenFull) -> MemoryBuffer {
+        MemoryBuffer {
+            state: Mutex::new(State::default()),
+            space: Condvar::new(),
+            data: tokio::sync::Notify::new(),
+            max_events: max_events as u64,
+            max_bytes,
+            when_full,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds `batch`; blocks while the buffer is full (`block`), or drops it (`drop_newest`). A
+    /// batch always fits an empty buffer.
+    pub fn push(&self, batch: Arc<OutBatch>) -> Pushed {
+        let n = batch.events.len() as u64;
+        let b = batch.data.len() as u64;
+        let mut s = self.lock();
+        loop {
+            if s.closed {
+                return Pushed::Dropped;
+            }
+            if s.events == 0 || (s.events + n <= self.max_events && s.bytes + b <= self.max_bytes) {
+                break;
+            }
+            match self.when_full {
+                WhenFull::DropNewest => return Pushed::Dropped,
+                WhenFull::Block => s = self.space.wait(s).unwrap_or_else(|p| p.into_inner()),
+            }
+        }
+        s.entries.push_back(Entry {
+            batch,
+            handed: 0,
+            finished: 0,
+            bytes: b,
+        });
+        s.events += n;
+        s.bytes += b;
+        drop(s);
+        self.data.notify_one();
+        Pushed::Accepted
+    }
+
+    /// The next chunk of up to `max_events` events and about `max_bytes` bytes; waits up to
+    /// `linger` for a chunk to fill once some events are there. `None` once closed and empty.
+    pub async fn take(
+        &self,
+        max_events: usize,
+        max_bytes: usize,
+        linger: Duration,
+    ) -> Option<Chunk> {
+        let mut since: Option<Instant> = None;
+        loop {
+            let notified = self.data.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut s = self.lock();
+                let (events, bytes) = available(&s);
+                let full = events >= max_events || bytes >= max_bytes;
+                let lingered = since.is_some_and(|t| t.elapsed() >= linger);
+                if events > 0 && (full || lingered || s.closed) {
+                    return Some(take_from(&mut s, max_events, max_bytes));
+                }
+                if events == 0 && s.closed {
+                    return None;
+                }
+                if events > 0 && since.is_none() {
+                    since = Some(Instant::now());
+                }
+            }
+            match since {
+                Some(t) => {
+                    let left = linger.saturating_sub(t.elapsed());
+                    let _ = tokio::time::timeout(left, notified).await;
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    /// Marks a chunk's events finished, releasing entries that are wholly done.
+    pub fn done(&self, chunk: &Chunk) {
+        let mut s = self.lock();
+        for p in &chunk.parts {
+            let base = s.base;
+            if let Some(e) = p
+                .seq
+                .checked_sub(base)
+                .and_then(|i| s.entries.get_mut(i as usize))
+            {
+                e.finished += p.events.len();
+            }
+        }
+        let mut freed = false;
+        while s
+            .entries
+            .front()
+            .is_some_and(|e| e.finished == e.batch.events.len())
+        {
+            if let Some(e) = s.entries.pop_front() {
+                s.events -= e.batch.events.len() as u64;
+                s.bytes -= e.bytes;
+                s.base += 1;
+                freed = true;
+            }
+        }
+        drop(s);
+        if freed {
+            self.space.notify_all();
+        }
+    }
+
+    /// No more pushes; `take` returns what is left, then `None`.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.space.notify_all();
+        self.data.notify_waiters();
+        self.data.notify_one();
+    }
+
+    /// (events, bytes) held.
+    pub fn buffered(&self) -> (u64, u64) {
+        let s = self.lock();
+        (s.events, s.bytes)
+    }
+}
+
+/// Events and bytes not yet handed out.
+fn available(s: &State) -> (usize, usize) {
+    let mut events = 0;
+    let mut bytes = 0;
+    for e in &s.entries {
+        events += e.batch.events.len() - e.handed;
+        bytes += e.batch.events[e.handed..]
+            .iter()
+            .map(|x| x.line.len() + 1)
+            .sum::<usize>();
+    }
+    (events, bytes)
+}
+
+fn take_from(s: &mut State, max_events: usize, max_bytes: usize) -> Chunk {
+    let mut parts = Vec::new();
+    let mut events = 0;
+    let mut bytes = 0;
+    let base = s.base;
+    for (i, e) in s.entries.iter_mut().enumerate() {
+        let total = e.batch.events.len();
+        if e.handed == total {
+            continue;
+        }
+        let start = e.handed;
+        while e.handed < total && events < max_events {
+            let len = e.batch.events[e.handed].line.len() + 1;
+            if events > 0 && bytes + len > max_bytes {
+                break;
+            }
+            bytes += len;
+            events += 1;
+            e.handed += 1;
+        }
+        if e.handed > start {
+            parts.push(Part {
+                seq: base + i as u64,
+                batch: e.batch.clone(),
+                events: start..e.handed,
+            });
+        }
+        if events >= max_events || bytes >= max_bytes || e.handed < total {
+            break;
+        }
+    }
+    Chunk { parts }
+}
