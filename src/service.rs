@@ -81,6 +81,7 @@ async fn bind(addr: std::net::SocketAddr, what: &str) -> Result<TcpListener, Cli
 async fn serve(args: &RunArgs, config: Config) -> Result<(), CliError> {
     let telemetry = Arc::new(Telemetry::new());
     telemetry.reload(true);
+    telemetry.register_families(&config.filters.families);
     let store = Arc::new(Store::new(
         config.filters.clone(),
         config.metrics.max_series,
@@ -293,6 +294,7 @@ fn reload(args: &RunArgs, store: &Store, telemetry: &Telemetry) {
     match config::load(args) {
         Ok(c) => {
             let n = c.filters.set.len();
+            telemetry.register_families(&c.filters.families);
             store.install(c.filters);
             telemetry.reload(true);
             tracing::info!(filters = n, "reloaded filters");

@@ -262,6 +262,16 @@ impl Telemetry {
         self.bytes_received[i].inc_by(bytes);
     }
 
+    /// Creates the per-metric series (at 0) for a filter plan's families, so they exist before
+    /// anything is dropped.
+    pub fn register_families(&self, families: &[crate::config::Family]) {
+        for f in families {
+            self.series_dropped.with_label_values(&[&f.name]);
+            self.values_dropped
+                .with_label_values(&[&f.name, "negative"]);
+        }
+    }
+
     /// Counts wire bytes only (events are counted after unwrapping, by the workers).
     pub fn bytes(&self, source: SourceKind, bytes: u64) {
         self.bytes_received[source as usize].inc_by(bytes);

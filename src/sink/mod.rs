@@ -201,6 +201,9 @@ impl Sinks {
                     .sink_events
                     .with_label_values(&[&spec.name, outcome]);
             }
+            telemetry
+                .sink_request_seconds
+                .with_label_values(&[&spec.name]);
             sinks.push(Arc::new(Sink {
                 spec: spec.clone(),
                 buffer,

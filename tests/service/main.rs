@@ -3,6 +3,7 @@
 
 mod cis;
 mod cli;
+mod configs;
 mod forward;
 mod harness;
 mod ingest;

@@ -1,0 +1,176 @@
+//! The configs `docker-compose.yml` mounts are checked here (Docker cannot run in CI): promtool
+//! checks the Prometheus config and rules and runs the alarm unit tests, trailwatch validates its
+//! own config, and every metric the dashboard and the rules query is one trailwatch exposes.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::*;
+
+fn repo(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn promtool(args: &[&str]) {
+    let out = Command::new("promtool")
+        .args(args)
+        .output()
+        .expect("promtool is installed (the test command installs it)");
+    assert!(
+        out.status.success(),
+        "promtool {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn prometheus_config_rules_and_alarm_unit_tests() {
+    if std::env::var_os("TRAILWATCH_SKIP_PROMETHEUS").is_some() {
+        return;
+    }
+    promtool(&[
+        "check",
+        "config",
+        repo("configs/prometheus/prometheus.yml").to_str().unwrap(),
+    ]);
+    promtool(&[
+        "check",
+        "rules",
+        repo("configs/prometheus/rules.yml").to_str().unwrap(),
+    ]);
+    promtool(&[
+        "test",
+        "rules",
+        repo("configs/prometheus/rules.test.yml").to_str().unwrap(),
+    ]);
+}
+
+#[test]
+fn the_stack_trailwatch_config_validates() {
+    let (status, out, err) = run_to_end(
+        &[
+            "validate",
+            "--config",
+            repo("configs/trailwatch/trailwatch.toml").to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(status.success(), "{out}{err}");
+}
+
+#[test]
+fn compose_mounts_exist() {
+    let compose = read(&repo("docker-compose.yml"));
+    let mut mounts = 0;
+    for line in compose.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("- ./") {
+            let source = rest.split(':').next().unwrap();
+            assert!(
+                repo(source).exists(),
+                "docker-compose.yml mounts ./{source}, which does not exist"
+            );
+            mounts += 1;
+        }
+    }
+    assert!(mounts >= 6, "found only {mounts} bind mounts");
+    assert!(repo("Dockerfile").exists());
+}
+
+/// Metric names in a PromQL expression (identifiers followed by `{`, `[` or `)`).
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let b = expr.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_alphabetic() || b[i] == b'_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b':') {
+                i += 1;
+            }
+            let word = &expr[start..i];
+            let next = b.get(i).copied();
+            if (word.starts_with("trailwatch_") || word.starts_with("cis_benchmark_"))
+                && matches!(next, Some(b'{' | b'[' | b')' | b' ') | None)
+            {
+                names.push(word.to_owned());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    names
+}
+
+#[test]
+fn dashboard_and_rules_query_metrics_trailwatch_exposes() {
+    let svc = Service::start(&[
+        "--tcp",
+        "127.0.0.1:0",
+        "--forward",
+        "file:/dev/null",
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ]);
+    let exposed: BTreeSet<String> = svc
+        .scrape()
+        .samples
+        .keys()
+        .map(|k| {
+            let name = k.split('{').next().unwrap();
+            name.trim_end_matches("_bucket")
+                .trim_end_matches("_sum")
+                .trim_end_matches("_count")
+                .to_owned()
+        })
+        .collect();
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read(&repo("configs/grafana/dashboards/trailwatch.json"))).unwrap();
+    assert_eq!(dashboard["uid"], "trailwatch-cis");
+    let datasources = read(&repo(
+        "configs/grafana/provisioning/datasources/datasources.yml",
+    ));
+    let mut exprs = Vec::new();
+    for p in dashboard["panels"].as_array().unwrap() {
+        let uid = p["datasource"]["uid"].as_str().unwrap();
+        assert!(
+            datasources.contains(&format!("uid: {uid}")),
+            "panel {} uses datasource {uid}, which is not provisioned",
+            p["title"]
+        );
+        for t in p["targets"].as_array().unwrap() {
+            if p["datasource"]["uid"] == "prometheus" {
+                exprs.push(t["expr"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let rules = read(&repo("configs/prometheus/rules.yml"));
+    exprs.extend(
+        rules
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("expr: "))
+            .map(str::to_owned),
+    );
+    let mut checked = 0;
+    for e in &exprs {
+        for name in metric_names(e) {
+            let name = name.trim_end_matches("_bucket").to_owned();
+            assert!(
+                exposed.contains(&name),
+                "`{e}` queries {name}, which trailwatch does not expose"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} metric references checked");
+    // The dashboard's regex over the CIS families matches what the pack produces.
+    assert_eq!(
+        exposed
+            .iter()
+            .filter(|n| n.starts_with("cis_benchmark_"))
+            .count(),
+        15
+    );
+}
