@@ -611,16 +611,6 @@ def run_measured(cmd, stdin_path=None, stdout_path=None, stderr_path=None, timeo
         timer = threading.Timer(timeout, kill)
         timer.daemon = True
         timer.start()
-        while True:                      # take a last VmHWM reading as late as possible: once the child
-            v = _vmhwm_kb(p.pid)         # has exited (a zombie) it has none, and waitid(WNOWAIT) tells
-            if v:                        # us that without reaping it
-                hwm[0] = max(hwm[0], v)
-            try:
-                info = os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
-            except ChildProcessError:
-                info = True
-            if info is not None:
-                break
         _, status, ru = os.wait4(p.pid, 0)
         t1 = time.perf_counter()
         done.set()
@@ -630,7 +620,7 @@ def run_measured(cmd, stdin_path=None, stdout_path=None, stderr_path=None, timeo
         for f in (fin, fout, ferr):
             if f is not subprocess.DEVNULL:
                 f.close()
-    if ru.ru_maxrss > floor_kb * 1.02 or not hwm[0]:
+    if ru.ru_maxrss > floor_kb + 4096 or not hwm[0]:     # 4 MB of slack: the vfork child adds a little
         rss, how = ru.ru_maxrss, "ru_maxrss"
     else:
         rss, how = hwm[0], "sampled"
@@ -901,6 +891,7 @@ class Harness:
         if any(p.startswith("MISMATCH trailwatch") for p in self.problems) and not a.no_investigate:
             self.investigate(tw, data, fflags, filters, names)
 
+        self.machine.append(("load average at end", "%.2f %.2f %.2f" % os.getloadavg()))
         self.report(py_row)
         return 1 if self.problems else 0
 
@@ -1094,9 +1085,9 @@ class Harness:
         except Exception:   # noqa: BLE001
             nproc = str(os.cpu_count())
         try:
-            flags = subprocess.run([self.a.python, "-c", "import sysconfig; print(sysconfig.get_config_var('CONFIG_ARGS') or '')"],
-                                   capture_output=True, text=True, timeout=30).stdout
-            pgo = "PGO" if "--enable-optimizations" in flags else "no PGO"
+            shared = subprocess.run([self.a.python, "-c", "import sysconfig; print(sysconfig.get_config_var('Py_ENABLE_SHARED'))"],
+                                    capture_output=True, text=True, timeout=30).stdout.strip()
+            pgo = "libpython shared" if shared == "1" else "libpython static"
             pyver = subprocess.run([self.a.python, "-c", "import platform; print(platform.python_version())"],
                                    capture_output=True, text=True, timeout=30).stdout.strip()
         except Exception:   # noqa: BLE001

@@ -16,15 +16,23 @@ Formats:
 All content is synthetic: names, account IDs, keys and addresses are invented here (addresses come
 from the RFC 5737 documentation ranges and private ranges). Nothing is copied from a public corpus.
 
-The record sequence depends only on --seed and --count (not on the format), so the three formats
-of one seed hold the same records.  The mix is set by the constants below.
+The record sequence depends only on --seed and --count (not on the format, nor on the Python
+3.11 build), so the three formats of one seed hold the same records.  The mix is set by the
+constants below.  --stats prints sizes and escape rates to stderr; for seed 1 and 1,000,000
+records: mean 1,635 bytes, median 1,554, p99 2,893, max 8.9 KB; 1.00 % with a \\u escape, 3.25 %
+with escaped quotes.  Speed on a 2-vCPU EPYC: 1,000,000 records in 47 s with Debian's python3
+3.11.2, 62 s with a pyenv 3.11.7 (shared libpython) - one core either way.
+
+Speed comes from reuse: identities are pooled and encoded to JSON once; routine calls (85 %) draw
+from a per-(API, account, region) set of 48 pre-encoded parameter variants, one of which is
+rebuilt 12 % of the time; each record is assembled as text around those pieces.  Per-record
+fields (eventID, requestID, eventTime, address, user agent, TLS details) are always fresh.
 """
 
 import argparse
 import base64
 import bisect
 import gzip
-import io
 import json
 import os
 import random
@@ -65,7 +73,6 @@ EVENT_VERSIONS = [("1.08", 0.28), ("1.09", 0.42), ("1.10", 0.17), ("1.11", 0.13)
 HEX = "0123456789abcdef"
 UPPER_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 USER_AGENTS_SDK = [
     "aws-cli/2.15.30 Python/3.11.8 Linux/6.1.79-99.164.amzn2023.x86_64 exe/x86_64.amzn.2023 prompt/off command/{cmd}",
@@ -312,7 +319,6 @@ class Gen:
                 pool.append(self._iam_user(a, name))
             self.intl[a] = pool
         self.console_users = {a: [self._iam_user(a, "%s.%s" % (self.ch(FIRST_NAMES), self.ch(LAST_NAMES)), console=False) for _ in range(20)] for a in accts}
-        self.mfa_ids = {}
         # pool identities are immutable and live for the whole run: encode each once
         self.ident_json = {}
         for pools in (self.workload, self.humans, self.intl):
@@ -374,7 +380,6 @@ class Gen:
     # extra: None or a dict of additional top-level fields (resources, additionalEventData ...),
     # with the special keys "_data" (data event), "_host" (tlsDetails host) and "_ua_svc".
     def _build_tables(self):
-        R = self  # noqa
         routine = [
             (7.0, self.b_ec2_describe), (12.0, self.b_s3_data), (3.5, self.b_s3_mgmt_read), (4.0, self.b_iam_read),
             (7.0, self.b_sts_assume), (2.0, self.b_sts_caller), (6.0, self.b_kms_crypto), (3.0, self.b_lambda),
@@ -1742,7 +1747,7 @@ class Gen:
         c["ip"] = c["ua"] = "AWS Internal"
         name = self.ch(("PasswordRecoveryRequested", "PasswordRecoveryCompleted", "CredentialChallenge", "CredentialVerification"))
         return self.assemble(c, ("signin.amazonaws.com", name, None, None, False,
-                                 {"serviceEventDetails": {"backupCodes": "Not Used" if name.startswith("Credential") else None} if False else {"email": "HIDDEN_DUE_TO_SECURITY_REASONS"},
+                                 {"serviceEventDetails": {"email": "HIDDEN_DUE_TO_SECURITY_REASONS"},
                                   "_region": "us-east-1", "_notls": True}))
 
     # ---- adversarial (legal JSON that defeats naive byte matching) ---------------------------

@@ -599,3 +599,76 @@ fn shutdown_with_idle_connections_is_prompt() {
     let status = svc.wait(Duration::from_secs(10));
     assert!(status.success(), "{status}\n{}", svc.logs().join("\n"));
 }
+
+#[test]
+fn stdin_from_a_regular_file_is_mapped_and_counts_like_a_pipe() {
+    // Over two 8 MiB mapping windows, so lines cross window boundaries; one line is oversize
+    // and the last has no newline.
+    let dir = TempDir::new("mapped");
+    let path = dir.path("events.ndjson");
+    let mut data = Vec::new();
+    let mut i = 0;
+    while data.len() < 20 << 20 {
+        let e = if i % 7 == 0 {
+            failed_login()
+        } else {
+            routine()
+        };
+        data.extend_from_slice(e.to_string().as_bytes());
+        data.push(b'\n');
+        if i == 9000 {
+            data.extend_from_slice(&vec![b'x'; 200 << 10]);
+            data.push(b'\n');
+        }
+        i += 1;
+    }
+    data.extend_from_slice(failed_login().to_string().as_bytes());
+    std::fs::write(&path, &data).unwrap();
+    let run = |mapped: bool| -> Scrape {
+        let out = dir.path(if mapped { "mapped.prom" } else { "piped.prom" });
+        let args = [
+            "--stdin",
+            "--max-event-bytes",
+            "64KiB",
+            "--metrics-addr",
+            "none",
+            "--metrics-out",
+            out.to_str().unwrap(),
+        ];
+        let status = if mapped {
+            std::process::Command::new(bin())
+                .args(args)
+                .stdin(std::fs::File::open(&path).unwrap())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+        } else {
+            run_to_end(&args, &data).0
+        };
+        assert!(status.success());
+        Scrape::parse(&read(&out))
+    };
+    let (mapped, piped) = (run(true), run(false));
+    let events = i as f64 + 2.0;
+    for s in [&mapped, &piped] {
+        assert_eq!(
+            s.get("trailwatch_events_received_total", &[("source", "stdin")]),
+            Some(events)
+        );
+        assert_eq!(
+            s.get(
+                "trailwatch_events_rejected_total",
+                &[("reason", "oversize")]
+            ),
+            Some(1.0)
+        );
+    }
+    assert_eq!(
+        mapped.get(SIGNIN_FAILURES, &filter("console_signin_failure_metric")),
+        piped.get(SIGNIN_FAILURES, &filter("console_signin_failure_metric"))
+    );
+    assert_eq!(
+        mapped.get(SIGNIN_FAILURES, &filter("console_signin_failure_metric")),
+        Some((i as f64 / 7.0).ceil() + 1.0)
+    );
+}

@@ -218,7 +218,7 @@ impl Evaluator {
             let c = force
                 || set
                     .prefilter
-                    .could_match(&set.requirements[id], event, &mut self.prefilter);
+                    .could_match(id, &set.requirements[id], event, &mut self.prefilter);
             self.candidates[id] = c;
             any |= c;
         }

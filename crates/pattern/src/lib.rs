@@ -47,6 +47,7 @@ mod eval;
 mod explain;
 mod filter;
 mod glob;
+mod json_rank;
 mod metric;
 mod number;
 mod parse;

@@ -31,8 +31,9 @@ fn bit_set(bits: &mut [u64], i: u32) {
     bits[(i / 64) as usize] |= 1 << (i % 64);
 }
 
-/// FNV-1a: the exact-value tables hash a few short strings per event, where SipHash's setup
-/// cost dominates.
+/// The exact-value tables are looked up with short strings on every event; a hash of the length
+/// and the first and last eight bytes costs the same whatever the length (the table compares
+/// the whole key anyway).
 #[derive(Default)]
 struct Fnv(u64);
 
@@ -41,16 +42,18 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
+        let word = |b: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..b.len()].copy_from_slice(b);
+            u64::from_le_bytes(w)
         };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x100_0000_01b3);
-        }
-        self.0 = h;
+        let n = bytes.len();
+        let head = word(&bytes[..n.min(8)]);
+        let tail = word(&bytes[n.saturating_sub(8)..]);
+        let mut h = self.0 ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h = (h ^ head).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h = (h ^ tail).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        self.0 = h ^ (h >> 33);
     }
 }
 
@@ -115,14 +118,21 @@ struct AnchorKey {
 }
 
 /// The prefilter of a filter set: anchor keys, atoms and per-filter requirements.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Prefilter {
-    /// `\u`: an event containing it is never prefiltered.
-    unicode_escape: memmem::Finder<'static>,
     keys: Vec<AnchorKey>,
     key_index: HashMap<String, u32>,
     atom_index: HashMap<(u32, AtomKind), u32>,
+    /// Per atom: its key, and whether it tests a value (rather than presence).
+    atom_keys: Vec<(u32, bool)>,
     atoms: u32,
+    /// Per requirement (as passed to `seal`): atoms one of which must hold for it to hold, how
+    /// to settle them, and their mask. One mask test then rejects most events without walking
+    /// the requirement.
+    necessary: Vec<Option<(Vec<Settle>, Bits)>>,
+    /// Per atom: a search for its exact value with quotes (`"Root"`), when that settles it more
+    /// cheaply than scanning its key (see [`Settle`]).
+    probes: Vec<Option<memmem::Finder<'static>>>,
     words: usize,
 }
 
@@ -133,22 +143,21 @@ enum AtomKind {
     Glob(String),
 }
 
-impl Default for Prefilter {
-    fn default() -> Self {
-        Prefilter {
-            unicode_escape: memmem::Finder::new(b"\\u").into_owned(),
-            keys: Vec::new(),
-            key_index: HashMap::new(),
-            atom_index: HashMap::new(),
-            atoms: 0,
-            words: 0,
-        }
-    }
+/// How a necessary atom is settled for an event.
+#[derive(Debug, Clone)]
+pub(crate) enum Settle {
+    /// Scan this key (settles all of its atoms).
+    Key(u32),
+    /// Probe for this exact-value atom's `"value"`: absent means false; present means its key is
+    /// scanned. Used for keys with few value atoms that occur many times per event (`type`).
+    Probe(u32),
 }
 
 /// Per-event state of the prefilter (reused; reset by [`PrefilterScratch::reset`]).
 #[derive(Debug, Default)]
 pub(crate) struct PrefilterScratch {
+    /// Per atom: probed and found absent.
+    probed_absent: Vec<bool>,
     key_done: Vec<bool>,
     atom_true: Vec<u64>,
     escapes: Option<bool>,
@@ -158,6 +167,8 @@ impl PrefilterScratch {
     pub(crate) fn reset(&mut self, p: &Prefilter) {
         self.key_done.clear();
         self.key_done.resize(p.keys.len(), false);
+        self.probed_absent.clear();
+        self.probed_absent.resize(p.probes.len(), false);
         self.atom_true.clear();
         self.atom_true.resize(p.words, 0);
         self.escapes = None;
@@ -246,6 +257,8 @@ impl Prefilter {
         }
         let atom = self.atoms;
         self.atoms += 1;
+        self.atom_keys
+            .push((key_id, !matches!(kind, AtomKind::Present)));
         let k = &mut self.keys[key_id as usize];
         match (&kind, value_test) {
             (AtomKind::Present, _) => k.present.push(atom),
@@ -264,7 +277,9 @@ impl Prefilter {
         let id = self.keys.len() as u32;
         let quoted = format!("\"{key}\"");
         self.keys.push(AnchorKey {
-            finder: memmem::Finder::new(quoted.as_bytes()).into_owned(),
+            finder: memmem::FinderBuilder::new()
+                .build_forward_with_ranker(crate::json_rank::JsonRank, quoted.as_bytes())
+                .into_owned(),
             present: Vec::new(),
             exact: FnvMap::default(),
             globs: Vec::new(),
@@ -312,14 +327,118 @@ impl Prefilter {
                 }
             }
         }
-        for r in reqs {
+        for r in reqs.iter_mut() {
             seal_req(r, &mask);
+        }
+        let mut popularity = vec![0usize; self.keys.len()];
+        for r in reqs.iter() {
+            for &k in r.keys() {
+                popularity[k as usize] += 1;
+            }
+        }
+        // Exact values worth probing: on keys with at most two value atoms (a key like
+        // `eventName`, with dozens, is cheaper to scan once), not spelling a number (a number
+        // value is not quoted, and could match).
+        let mut probes: Vec<Option<memmem::Finder<'static>>> = vec![None; self.atoms as usize];
+        for k in &self.keys {
+            if k.exact.len() > 2 {
+                continue;
+            }
+            for (value, atoms) in &k.exact {
+                let numeric = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(crate::number::Number::parse)
+                    .is_some();
+                if value.len() < 3 || numeric {
+                    continue;
+                }
+                let quoted = [&b"\""[..], value, b"\""].concat();
+                for &a in atoms {
+                    probes[a as usize] = Some(
+                        memmem::FinderBuilder::new()
+                            .build_forward_with_ranker(crate::json_rank::JsonRank, &quoted)
+                            .into_owned(),
+                    );
+                }
+            }
+        }
+        self.probes = probes;
+        self.necessary = reqs
+            .iter()
+            .map(|r| {
+                let atoms = self.necessary_atoms(r, &popularity)?;
+                let mut settle: Vec<Settle> = Vec::new();
+                for &a in &atoms {
+                    let key = self.atom_keys[a as usize].0;
+                    let item = if self.probes[a as usize].is_some() {
+                        Settle::Probe(a)
+                    } else {
+                        Settle::Key(key)
+                    };
+                    let dup = settle.iter().any(|s| match (s, &item) {
+                        (Settle::Key(x), Settle::Key(y)) => x == y,
+                        (Settle::Probe(x), Settle::Probe(y)) => x == y,
+                        _ => false,
+                    });
+                    if !dup {
+                        settle.push(item);
+                    }
+                }
+                Some((settle, mask(&atoms)))
+            })
+            .collect();
+    }
+
+    /// Atoms one of which must hold for `r` to hold (`None`: no such set). For `&&`, the
+    /// cheapest conjunct: fewest keys, on the keys most filters read (scanned anyway), testing
+    /// values rather than presence (values rule out more).
+    fn necessary_atoms(&self, r: &Requirement, popularity: &[usize]) -> Option<Vec<u32>> {
+        match r {
+            Requirement::Always => None,
+            Requirement::Any(n) => {
+                let mut out: Vec<u32> = n
+                    .groups
+                    .iter()
+                    .flat_map(|(_, atoms)| atoms.iter().copied())
+                    .collect();
+                for c in &n.children {
+                    out.extend(self.necessary_atoms(c, popularity)?);
+                }
+                Some(out)
+            }
+            Requirement::All(n) => {
+                let options = n
+                    .groups
+                    .iter()
+                    .flat_map(|(_, atoms)| atoms.iter().map(|&a| vec![a]))
+                    .chain(
+                        n.children
+                            .iter()
+                            .filter_map(|c| self.necessary_atoms(c, popularity)),
+                    );
+                options.min_by_key(|atoms| {
+                    let mut keys: Vec<u32> = atoms
+                        .iter()
+                        .map(|&a| self.atom_keys[a as usize].0)
+                        .collect();
+                    keys.sort_unstable();
+                    keys.dedup();
+                    let pop: usize = keys.iter().map(|&k| popularity[k as usize]).sum();
+                    let presence = atoms
+                        .iter()
+                        .filter(|&&a| !self.atom_keys[a as usize].1)
+                        .count();
+                    (keys.len(), usize::MAX - pop, presence)
+                })
+            }
         }
     }
 
     /// Whether `req` could hold for the raw JSON event `line`.
+    /// `id` is the requirement's position in what was passed to `seal`.
     pub(crate) fn could_match(
         &self,
+        id: usize,
         req: &Requirement,
         line: &[u8],
         s: &mut PrefilterScratch,
@@ -327,10 +446,38 @@ impl Prefilter {
         if matches!(req, Requirement::Always) {
             return true;
         }
-        let escapes = *s
-            .escapes
-            .get_or_insert_with(|| self.unicode_escape.find(line).is_some());
-        escapes || self.eval(req, line, s)
+        let escapes = *s.escapes.get_or_insert_with(|| has_unicode_escape(line));
+        if escapes {
+            return true;
+        }
+        if let Some(Some((settle, mask))) = self.necessary.get(id) {
+            for item in settle {
+                let key = match *item {
+                    Settle::Key(k) => k,
+                    Settle::Probe(a) => {
+                        let key = self.atom_keys[a as usize].0;
+                        if s.key_done[key as usize] || s.probed_absent[a as usize] {
+                            continue;
+                        }
+                        let found = self.probes[a as usize]
+                            .as_ref()
+                            .is_some_and(|f| f.find(line).is_some());
+                        if !found {
+                            s.probed_absent[a as usize] = true;
+                            continue;
+                        }
+                        key
+                    }
+                };
+                if !s.key_done[key as usize] {
+                    self.scan(key as usize, line, s);
+                }
+            }
+            if s.atom_true.iter().zip(mask.iter()).all(|(t, m)| t & m == 0) {
+                return false;
+            }
+        }
+        self.eval(req, line, s)
     }
 
     fn eval(&self, req: &Requirement, line: &[u8], s: &mut PrefilterScratch) -> bool {
@@ -339,6 +486,13 @@ impl Prefilter {
             Requirement::All(n) => (n, true),
             Requirement::Any(n) => (n, false),
         };
+        // The common shape (`eventName` ∈ {…}, one key's atoms and nothing else): no loops.
+        if let ([(key, mask)], []) = (&node.masks[..], &node.children[..]) {
+            if !s.key_done[*key as usize] {
+                self.scan(*key as usize, line, s);
+            }
+            return self.group_holds(mask, all, s);
+        }
         let decides = |holds: bool| holds != all;
         // Work that needs no new scan first: groups and children whose keys are all scanned
         // already can decide the node without touching the event again.
@@ -459,9 +613,63 @@ fn group(raw: Raw) -> Requirement {
     }
 }
 
+/// Whether `line` contains `\u`. Backslashes are rare in most records, so a one-byte search
+/// for them beats a two-byte substring search.
+fn has_unicode_escape(line: &[u8]) -> bool {
+    memchr::memchr_iter(b'\\', line).any(|i| line.get(i + 1) == Some(&b'u'))
+}
+
 fn skip_ws(line: &[u8], mut i: usize) -> usize {
     while matches!(line.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         i += 1;
     }
     i
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{EvalOptions, Evaluator, Filter, FilterSet, JsonStatus, MetricSpec};
+
+    fn outcome(pattern: &str, event: &str) -> (bool, JsonStatus) {
+        let set = FilterSet::new(vec![
+            Filter::compile("f", pattern, &MetricSpec::default()).unwrap(),
+        ]);
+        let mut ev = Evaluator::new();
+        let out = ev.evaluate(&set, event.as_bytes(), EvalOptions::default());
+        (out.matched(0), out.json())
+    }
+
+    #[test]
+    fn value_probes_decide_without_scanning_the_key() {
+        let p = r#"{ $.userIdentity.type = "Root" && $.eventType != "AwsServiceEvent" }"#;
+        // Probed and absent: the event is never parsed.
+        let (m, status) = outcome(
+            p,
+            r#"{"userIdentity":{"type":"IAMUser"},"resources":[{"type":"AWS::S3::Object"}],"eventType":"AwsApiCall"}"#,
+        );
+        assert!(!m);
+        assert_eq!(status, JsonStatus::NotParsed);
+        // Present: the key is scanned and the event parsed.
+        let (m, status) = outcome(
+            p,
+            r#"{"userIdentity":{"type" : "Root"},"eventType":"AwsApiCall"}"#,
+        );
+        assert!(m);
+        assert_eq!(status, JsonStatus::Parsed);
+        // "Root" elsewhere does not make the filter match, but may make it a candidate.
+        let (m, _) = outcome(
+            p,
+            r#"{"userIdentity":{"type":"IAMUser","userName":"Root"},"eventType":"AwsApiCall"}"#,
+        );
+        assert!(!m);
+        // A literal that spells a number is never probed: a number value is not quoted.
+        let (m, _) = outcome(r#"{ $.code = "404" }"#, r#"{"code":404}"#);
+        assert!(m);
+        // Escapes switch the prefilter off.
+        let (m, _) = outcome(
+            p,
+            r#"{"userIdentity":{"type":"Ro\u006ft"},"eventType":"AwsApiCall"}"#,
+        );
+        assert!(m);
+    }
 }

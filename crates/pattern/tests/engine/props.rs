@@ -448,6 +448,17 @@ proptest! {
         check_set(&patterns, &events, "1")?;
     }
 
+    /// One filter at a time: keys then carry few exact values, which makes the prefilter probe
+    /// for values instead of scanning keys.
+    #[test]
+    fn prefilter_probes_are_exact(
+        pattern in dense_pattern(),
+        events in prop::collection::vec((dense_event(), prop::collection::vec(any::<u8>(), 1..16)), 1..8),
+    ) {
+        let events: Vec<String> = events.iter().map(|(v, style)| write_json(v, style)).collect();
+        check_set(&[pattern], &events, "1")?;
+    }
+
     #[test]
     fn terms_agree_with_reference(
         pattern in prop::collection::vec(
