@@ -571,3 +571,160 @@ fn a_full_buffer_blocks_and_loses_nothing() {
             == ids(1000)
     });
 }
+
+#[test]
+fn https_with_a_custom_ca() {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "trailwatch test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )
+    .unwrap();
+    let rx = Receiver::start_tls(Arc::new(server), |_, _| ok(200));
+    let dir = TempDir::new("tls");
+    let ca_file = dir.path("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let https = format!("https://{}/", rx.addr);
+    let cfg = config(
+        &dir,
+        &format!(
+            "[[sinks]]\nname = \"tls\"\ntype = \"http\"\nurl = \"{https}\"\ntls = {{ ca_file = \"{}\" }}\nbatch = {{ timeout = \"20ms\" }}\n",
+            ca_file.display()
+        ),
+    );
+    let svc = Service::start(&[
+        "--config",
+        &cfg,
+        "--tcp",
+        "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ]);
+    send_tcp(&svc, &events(10));
+    rx.wait_until("10 events over TLS", DEADLINE, |reqs| {
+        reqs.iter()
+            .map(|r| ndjson_ids(&r.body).len())
+            .sum::<usize>()
+            == 10
+    });
+
+    // Without the CA the certificate is not trusted: nothing is delivered, everything retried.
+    let cfg2 = config(
+        &dir,
+        &format!(
+            "[[sinks]]\nname = \"untrusted\"\ntype = \"http\"\nurl = \"{https}\"\nretry = {{ initial_backoff = \"20ms\", max_backoff = \"50ms\" }}\nbatch = {{ timeout = \"20ms\" }}\n"
+        ),
+    );
+    let svc2 = Service::start(&[
+        "--config",
+        &cfg2,
+        "--tcp",
+        "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ]);
+    send_tcp(&svc2, &events(3));
+    let s = {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            let s = svc2.scrape();
+            if s.get(
+                "trailwatch_sink_events_total",
+                &[("sink", "untrusted"), ("outcome", "retried")],
+            )
+            .unwrap_or(0.0)
+                > 0.0
+            {
+                break s;
+            }
+            assert!(std::time::Instant::now() < deadline, "never retried");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    assert_eq!(
+        s.get(
+            "trailwatch_sink_events_total",
+            &[("sink", "untrusted"), ("outcome", "sent")]
+        ),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn forward_matched_only_and_destination_rejections_go_to_the_dead_letter_file() {
+    let rx = Receiver::start(|_, _| (400, vec![], br#"{"error":"mapping conflict"}"#.to_vec()));
+    let dir = TempDir::new("matched-only");
+    let dl = dir.path("dead.ndjson");
+    let cfg = config(
+        &dir,
+        &format!(
+            "[[sinks]]\nname = \"strict\"\ntype = \"http\"\nurl = \"{}\"\nbatch = {{ timeout = \"20ms\" }}\n",
+            rx.url("/")
+        ),
+    );
+    let svc = Service::start(&[
+        "--config",
+        &cfg,
+        "--tcp",
+        "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--forward-matched-only",
+        "--dead-letter",
+        dl.to_str().unwrap(),
+    ]);
+    send_tcp(&svc, &events(50)); // 10 of them are failed sign-ins
+    let s = svc.wait_for(
+        "trailwatch_sink_events_total",
+        &[("sink", "strict"), ("outcome", "dead_lettered")],
+        10.0,
+    );
+    assert_eq!(
+        s.get(
+            "trailwatch_sink_events_total",
+            &[("sink", "strict"), ("outcome", "retried")]
+        ),
+        Some(0.0),
+        "a 400 is not retried"
+    );
+    let forwarded: usize = rx
+        .requests()
+        .iter()
+        .map(|r| ndjson_ids(&r.body).len())
+        .sum();
+    assert_eq!(forwarded, 10, "only matched events are forwarded");
+    let lines: Vec<Value> = read(&dl)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 10);
+    assert_eq!(lines[0]["reason"], "sink_rejected");
+    assert_eq!(lines[0]["sink"], "strict");
+    assert!(
+        lines[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 400: {\"error\":\"mapping conflict\"}"),
+        "{}",
+        lines[0]
+    );
+    let event: Value = serde_json::from_str(lines[0]["event"].as_str().unwrap()).unwrap();
+    assert_eq!(event["eventName"], "ConsoleLogin");
+}

@@ -8,5 +8,6 @@ mod forward;
 mod harness;
 mod ingest;
 mod lifecycle;
+mod metrics;
 mod prometheus;
 mod receiver;

@@ -1,4 +1,4 @@
-//! A test HTTP receiver on 127.0.0.1: records every request (bodies gunzipped), answers what
+//! A test HTTP(S) receiver on 127.0.0.1: records every request (bodies gunzipped), answers what
 //! the test's handler says, and can go away (its port refuses connections) for a while.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -45,10 +45,18 @@ pub struct Receiver {
     stop: Arc<AtomicBool>,
 }
 
+/// Everything a connection thread needs.
+struct Shared {
+    requests: Arc<Mutex<Vec<Request>>>,
+    handler: Arc<Handler>,
+    count: AtomicU64,
+    away: Arc<AtomicBool>,
+}
+
 impl Receiver {
     /// Starts on a free port. `handler(request, n)` answers the n-th request (0-based).
     pub fn start(handler: impl Fn(&Request, u64) -> Reply + Send + Sync + 'static) -> Receiver {
-        Receiver::start_on("127.0.0.1:0".parse().unwrap(), handler)
+        Receiver::start_with("127.0.0.1:0".parse().unwrap(), None, handler)
     }
 
     /// Starts on `addr`.
@@ -56,15 +64,35 @@ impl Receiver {
         addr: SocketAddr,
         handler: impl Fn(&Request, u64) -> Reply + Send + Sync + 'static,
     ) -> Receiver {
+        Receiver::start_with(addr, None, handler)
+    }
+
+    /// Starts an HTTPS receiver.
+    pub fn start_tls(
+        tls: Arc<rustls::ServerConfig>,
+        handler: impl Fn(&Request, u64) -> Reply + Send + Sync + 'static,
+    ) -> Receiver {
+        Receiver::start_with("127.0.0.1:0".parse().unwrap(), Some(tls), handler)
+    }
+
+    fn start_with(
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        handler: impl Fn(&Request, u64) -> Reply + Send + Sync + 'static,
+    ) -> Receiver {
         let listener = TcpListener::bind(addr).expect("bind receiver");
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let away = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        let handler: Arc<Handler> = Arc::new(handler);
-        let count = Arc::new(AtomicU64::new(0));
+        let shared = Arc::new(Shared {
+            requests: requests.clone(),
+            handler: Arc::new(handler),
+            count: AtomicU64::new(0),
+            away: away.clone(),
+        });
         {
-            let (requests, away, stop) = (requests.clone(), away.clone(), stop.clone());
+            let (away, stop) = (away.clone(), stop.clone());
             std::thread::spawn(move || {
                 let mut listener = Some(listener);
                 while !stop.load(Ordering::Acquire) {
@@ -86,15 +114,9 @@ impl Receiver {
                     l.set_nonblocking(true).unwrap();
                     match l.accept() {
                         Ok((stream, _)) => {
-                            let (requests, handler, count, away) = (
-                                requests.clone(),
-                                handler.clone(),
-                                count.clone(),
-                                away.clone(),
-                            );
-                            std::thread::spawn(move || {
-                                serve(stream, &requests, &*handler, &count, &away)
-                            });
+                            let shared = shared.clone();
+                            let tls = tls.clone();
+                            std::thread::spawn(move || connection(stream, tls, &shared));
                         }
                         Err(_) => std::thread::sleep(Duration::from_millis(2)),
                     }
@@ -149,19 +171,24 @@ impl Drop for Receiver {
     }
 }
 
-fn serve(
-    stream: TcpStream,
-    requests: &Mutex<Vec<Request>>,
-    handler: &Handler,
-    count: &AtomicU64,
-    away: &AtomicBool,
-) {
+fn connection(stream: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, shared: &Shared) {
+    let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let mut writer = stream.try_clone().unwrap();
+    match tls {
+        None => serve(stream, shared),
+        Some(cfg) => {
+            if let Ok(conn) = rustls::ServerConnection::new(cfg) {
+                serve(rustls::StreamOwned::new(conn, stream), shared);
+            }
+        }
+    }
+}
+
+fn serve<S: Read + Write>(stream: S, shared: &Shared) {
     let mut reader = BufReader::new(stream);
     let idle_since = Instant::now();
     loop {
-        if away.load(Ordering::Acquire) || idle_since.elapsed() > Duration::from_secs(60) {
+        if shared.away.load(Ordering::Acquire) || idle_since.elapsed() > Duration::from_secs(60) {
             return;
         }
         let mut line = String::new();
@@ -181,14 +208,21 @@ fn serve(
         let mut parts = line.split_whitespace();
         let method = parts.next().unwrap_or("").to_owned();
         let path = parts.next().unwrap_or("").to_owned();
-        let _ = reader
-            .get_ref()
-            .set_read_timeout(Some(Duration::from_secs(10)));
         let mut headers = Vec::new();
         loop {
             let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
+            match reader.read_line(&mut h) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue;
+                }
+                Err(_) => return,
             }
             let h = h.trim_end();
             if h.is_empty() {
@@ -204,12 +238,20 @@ fn serve(
             .and_then(|(_, v)| v.parse().ok())
             .unwrap_or(0);
         let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
+        let mut filled = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while filled < len {
+            match reader.read(&mut body[filled..]) {
+                Ok(0) => return,
+                Ok(n) => filled += n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) && Instant::now() < deadline => {}
+                Err(_) => return,
+            }
         }
-        let _ = reader
-            .get_ref()
-            .set_read_timeout(Some(Duration::from_millis(200)));
         let gzipped = headers
             .iter()
             .any(|(k, v)| k.eq_ignore_ascii_case("content-encoding") && v == "gzip");
@@ -228,10 +270,10 @@ fn serve(
             gzipped,
             status: 0,
         };
-        let n = count.fetch_add(1, Ordering::AcqRel);
-        let (status, extra, resp) = handler(&req, n);
+        let n = shared.count.fetch_add(1, Ordering::AcqRel);
+        let (status, extra, resp) = (shared.handler)(&req, n);
         req.status = status;
-        requests.lock().unwrap().push(req);
+        shared.requests.lock().unwrap().push(req);
         let mut head = format!(
             "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nContent-Type: application/json\r\n",
             resp.len()
@@ -240,9 +282,11 @@ fn serve(
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
+        let writer = reader.get_mut();
         if writer
             .write_all(head.as_bytes())
             .and_then(|()| writer.write_all(&resp))
+            .and_then(|()| writer.flush())
             .is_err()
         {
             return;
