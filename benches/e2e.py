@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end throughput harness for trailwatch (Python 3.11, stdlib only).
 
-    e2e.py [--records 1000000] [--seed 1] [--threads 1,2] [--workdir DIR] [--filters cis|five] [--keep]
+    e2e.py [--records 1000000] [--seed 1] [--threads 1,2] [--workdir DIR] [--filters cis|five] [--keep] [--extras]
 
 1. Generates the workload once with gen_cloudtrail.py (compact NDJSON CloudTrail records) and caches
    it in WORKDIR, keyed by records, seed and a hash of the generator's source.
@@ -14,6 +14,13 @@
    `trailwatch test-pattern --format json` on one filter as an independent check.  Any difference
    prints MISMATCH (with example records and `test-pattern --explain` output) and the exit code is 1.
 4. Prints the machine, the command line and a table (also written as Markdown to WORKDIR/results.md).
+5. With --extras, a second table "Forwarding, backfill and test-pattern", measured the same way:
+     trailwatch --stdin ... --forward file:/dev/null | tcp://127.0.0.1:PORT | --config (an http sink,
+       compression "none" and the default gzip), for each T, to a receiver this script runs as a child
+       process (`e2e.py _receiver`), which counts the lines it gets (must equal the records) and its own
+       CPU time; metric counts must equal the metrics-only run's; the rate ÷ metrics-only rate (target 0.5)
+     trailwatch --files DIR for each T, DIR = the same records as records-gz files (cached in WORKDIR)
+     trailwatch test-pattern --format text <console sign-in failures> FILE ("Found N matches" = the service's)
 
 Each run is measured with os.wait4 (wall seconds, user+sys CPU seconds, ru_maxrss).
 MB means 10^6 bytes everywhere, peak RSS included.  Every subprocess has a timeout.
@@ -458,6 +465,182 @@ def python_matches(path, filters, which):
     return hits, offsets
 
 
+# ---- receivers for the --extras forwarding rows (child process: e2e.py _receiver) --------------
+def receiver_main(argv):
+    """Child process: a TCP or HTTP/1.1 receiver for the forwarding rows.
+
+    Listens on 127.0.0.1 (a free port), prints {"port": P} on stdout, reads and discards everything
+    it is sent (one thread per connection, large receive buffers), counting newline bytes; the HTTP
+    receiver reads the headers, then Content-Length (or chunked) bytes, gunzips when
+    Content-Encoding: gzip, counts lines and answers `HTTP/1.1 200 OK` with Content-Length 0,
+    keeping the connection open.  When its stdin closes it waits until every connection has ended
+    (or --drain seconds), then prints its counts and its own CPU time as JSON."""
+    import gzip as gzip_mod
+    import socket
+    ap = argparse.ArgumentParser(prog="e2e.py _receiver")
+    ap.add_argument("--kind", choices=("tcp", "http"), required=True)
+    ap.add_argument("--drain", type=float, default=60.0, help="seconds to wait for open connections after stdin closes")
+    ap.add_argument("--rcvbuf", type=int, default=8 << 20)
+    a = ap.parse_args(argv)
+    cond = threading.Condition()
+    st = {"kind": a.kind, "connections": 0, "requests": 0, "gzip_requests": 0, "wire_bytes": 0, "body_bytes": 0,
+          "lines": 0, "unterminated": 0, "max_body": 0, "errors": [], "first": None, "last": None, "sample": None}
+    active = [0]
+
+    def newlines(b, n):
+        """Newline bytes in b[:n]: a find() loop (memchr) is about 5× faster than bytearray.count here."""
+        c, find = 0, b.find
+        i = find(10, 0, n)
+        while i >= 0:
+            c += 1
+            i = find(10, i + 1, n)
+        return c
+
+    def merge(loc):
+        with cond:
+            for k in ("requests", "gzip_requests", "wire_bytes", "body_bytes", "lines", "unterminated"):
+                st[k] += loc[k]
+            st["max_body"] = max(st["max_body"], loc["max_body"])
+            if loc["first"] is not None:
+                st["first"] = loc["first"] if st["first"] is None else min(st["first"], loc["first"])
+                st["last"] = loc["last"] if st["last"] is None else max(st["last"], loc["last"])
+            if st["sample"] is None and loc["sample"]:
+                st["sample"] = loc["sample"]
+            if loc.get("error") and len(st["errors"]) < 10:
+                st["errors"].append(loc["error"])
+            active[0] -= 1
+            cond.notify_all()
+
+    def tcp_conn(c, loc):
+        buf = bytearray(4 << 20)
+        last_byte = 10
+        while True:
+            k = c.recv_into(buf)
+            if not k:
+                break
+            now = time.monotonic()
+            if loc["first"] is None:
+                loc["first"] = now
+                loc["sample"] = bytes(buf[:min(k, 300)]).decode("utf-8", "replace")
+            loc["last"] = now
+            loc["wire_bytes"] += k
+            loc["lines"] += newlines(buf, k)
+            last_byte = buf[k - 1]
+        loc["body_bytes"] = loc["wire_bytes"]
+        if last_byte != 10:
+            loc["unterminated"] += 1
+            loc["lines"] += 1
+
+    def http_conn(c, loc):
+        f = c.makefile("rb", buffering=1 << 20)
+        while True:
+            line = f.readline(65537)
+            if not line:
+                break
+            if line in (b"\r\n", b"\n"):
+                continue
+            if len(line.split()) != 3:
+                raise ValueError("bad request line %r" % line[:100])
+            headers = {}
+            while True:
+                h = f.readline(65537)
+                if h in (b"\r\n", b"\n", b""):
+                    break
+                k, _, v = h.partition(b":")
+                headers[k.strip().lower()] = v.strip()
+            if headers.get(b"expect", b"").lower() == b"100-continue":
+                c.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+                parts = []
+                while True:
+                    size = int(f.readline().split(b";")[0].strip(), 16)
+                    if size == 0:
+                        while f.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        break
+                    parts.append(f.read(size))
+                    f.readline()
+                body = b"".join(parts)
+            else:
+                want = int(headers.get(b"content-length", b"0"))
+                body = f.read(want)
+                if len(body) != want:
+                    raise ValueError("connection ended %d bytes into a %d-byte body" % (len(body), want))
+            now = time.monotonic()
+            if loc["first"] is None:
+                loc["first"] = now
+            loc["wire_bytes"] += len(body)
+            if headers.get(b"content-encoding", b"").lower() == b"gzip":
+                body = gzip_mod.decompress(body)
+                loc["gzip_requests"] += 1
+            loc["requests"] += 1
+            loc["body_bytes"] += len(body)
+            loc["max_body"] = max(loc["max_body"], len(body))
+            if body:
+                loc["lines"] += newlines(body, len(body))
+                if body[-1] != 10:
+                    loc["unterminated"] += 1
+                    loc["lines"] += 1
+            if loc["sample"] is None and body:
+                loc["sample"] = body[:300].decode("utf-8", "replace")
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            loc["last"] = time.monotonic()
+            if headers.get(b"connection", b"").lower() == b"close":
+                break
+
+    def handle(c):
+        loc = {"requests": 0, "gzip_requests": 0, "wire_bytes": 0, "body_bytes": 0, "lines": 0, "unterminated": 0,
+               "max_body": 0, "first": None, "last": None, "sample": None}
+        try:
+            (tcp_conn if a.kind == "tcp" else http_conn)(c, loc)
+        except Exception as e:   # noqa: BLE001
+            loc["error"] = "%s: %s" % (type(e).__name__, e)
+        finally:
+            try:
+                c.close()
+            except OSError:
+                pass
+            merge(loc)
+
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, a.rcvbuf)     # inherited by accepted sockets
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(128)
+
+    def accept_loop():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            with cond:
+                active[0] += 1
+                st["connections"] += 1
+            threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+    threading.Thread(target=accept_loop, daemon=True).start()
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    sys.stdout.write(json.dumps({"port": srv.getsockname()[1]}) + "\n")
+    sys.stdout.flush()
+    sys.stdin.buffer.read()                       # the harness closes it when the sender has exited
+    time.sleep(0.2)                               # let a connection still in the backlog be accepted
+    deadline = time.monotonic() + a.drain
+    with cond:
+        while active[0] > 0 and time.monotonic() < deadline:
+            cond.wait(max(0.01, deadline - time.monotonic()))
+        st["open_at_end"] = active[0]
+    srv.close()
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    with cond:
+        st["cpu"] = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+        st["active_seconds"] = (st["last"] - st["first"]) if st["first"] is not None else 0.0
+        st["maxrss_mb"] = ru1.ru_maxrss * 1024 / MB
+        sys.stdout.write(json.dumps(st) + "\n")
+        sys.stdout.flush()
+    os._exit(0)                                   # do not wait for handler threads still blocked
+
+
 # ---- jq compiler ------------------------------------------------------------------------------
 JQ_PRELUDE = r'''
 def sel($p): reduce $p[] as $k ([.];
@@ -573,22 +756,37 @@ def _vmhwm_kb(pid):
     return None
 
 
-def run_measured(cmd, stdin_path=None, stdout_path=None, stderr_path=None, timeout=600.0, env=None):
+def run_measured(cmd, stdin_path=None, stdout_path=None, stderr_path=None, timeout=600.0, env=None, stdout_tail=None):
     """Run cmd; return dict(wall, user, sys, cpu, maxrss_mb, rss_mb, rss_how, rc, timed_out).
 
     Times and ru_maxrss come from os.wait4.  Linux starts a child's ru_maxrss at the parent's own
     peak RSS (the high-water mark survives fork/vfork + exec), so when ru_maxrss does not exceed this
     process's peak at spawn time, the child's real peak is taken from /proc/PID/status VmHWM (which a
-    new program starts afresh), sampled every 10 ms while it runs: then rss_how is "sampled"."""
+    new program starts afresh), sampled every 10 ms while it runs: then rss_how is "sampled".
+    stdout_tail=N: stdout is a pipe that a thread reads and discards, keeping only its last N bytes
+    (returned as "tail")."""
     floor_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     fin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
-    fout = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+    fout = open(stdout_path, "wb") if stdout_path else (subprocess.PIPE if stdout_tail else subprocess.DEVNULL)
+    tail = [b""]
+    reader = None
     ferr = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL
     timed_out = [False]
     try:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdin=fin, stdout=fout, stderr=ferr, start_new_session=True, env=env)
         done = threading.Event()
+        if fout is subprocess.PIPE:
+            def drain():
+                fd = p.stdout.fileno()
+                while True:
+                    chunk = os.read(fd, 1 << 20)
+                    if not chunk:
+                        return
+                    tail[0] = (tail[0] + chunk)[-stdout_tail:]
+
+            reader = threading.Thread(target=drain, daemon=True)
+            reader.start()
         hwm = [0]
 
         def sample():
@@ -616,9 +814,12 @@ def run_measured(cmd, stdin_path=None, stdout_path=None, stderr_path=None, timeo
         done.set()
         timer.cancel()
         p.returncode = os.waitstatus_to_exitcode(status)
+        if reader is not None:
+            reader.join(10)
+            p.stdout.close()
     finally:
         for f in (fin, fout, ferr):
-            if f is not subprocess.DEVNULL:
+            if f is not subprocess.DEVNULL and f is not subprocess.PIPE:
                 f.close()
     if ru.ru_maxrss > floor_kb + 4096 or not hwm[0]:     # 4 MB of slack: the vfork child adds a little
         rss, how = ru.ru_maxrss, "ru_maxrss"
@@ -626,7 +827,7 @@ def run_measured(cmd, stdin_path=None, stdout_path=None, stderr_path=None, timeo
         rss, how = hwm[0], "sampled"
     return {"wall": t1 - t0, "user": ru.ru_utime, "sys": ru.ru_stime, "cpu": ru.ru_utime + ru.ru_stime,
             "maxrss_mb": ru.ru_maxrss * 1024 / MB, "floor_mb": floor_kb * 1024 / MB, "rss_mb": rss * 1024 / MB, "rss_how": how,
-            "rc": p.returncode, "timed_out": timed_out[0]}
+            "rc": p.returncode, "timed_out": timed_out[0], "tail": tail[0]}
 
 
 def sha256_file(path):
@@ -887,6 +1088,10 @@ class Harness:
         # independent check with test-pattern
         self.test_pattern_check(tw, data, size, filters, names)
 
+        # --extras: forwarding, backfill and test-pattern rows
+        if a.extras:
+            self.run_extras(tw, data, size, n, fflags)
+
         # investigate mismatches
         if any(p.startswith("MISMATCH trailwatch") for p in self.problems) and not a.no_investigate:
             self.investigate(tw, data, fflags, filters, names)
@@ -953,6 +1158,271 @@ class Harness:
             self.tp["ok"] = "MISMATCH"
         else:
             self.tp["ok"] = "yes"
+
+    # ---- --extras: forwarding, backfill, test-pattern --------------------------------------------
+    def extra_row(self, tool, threads, r, records, size, ok, cmd, other="", ratio=None, kind=""):
+        row = {"tool": tool, "threads": threads, "r": r, "records": records, "size": size, "ok": ok, "cmd": cmd,
+               "other": other, "ratio": ratio, "kind": kind}
+        self.extra_rows.append(row)
+        if r:
+            self.log("  %-30s wall %7.2fs  cpu %7.2fs  rss %7.1f MB (%s)  rc %s%s  %s%s" % (
+                tool + ("" if threads in ("", None) else " T=%s" % threads), r["wall"], r["cpu"], r["rss_mb"], r["rss_how"],
+                r["rc"], "  TIMEOUT" if r["timed_out"] else "", ok, ("  " + other) if other else ""))
+        else:
+            self.log("  %-30s %s" % (tool, ok))
+        return row
+
+    def ref_counts(self, t):
+        """The metrics-only stdin run's counts for thread count t (else any thread count, else Python)."""
+        c = self.counts.get("trailwatch T=%d" % t)
+        if c is None:
+            c = next((self.counts[k] for k in sorted(self.counts) if k.startswith("trailwatch")), None)
+        return c if c is not None else self.counts.get("python")
+
+    def check_service(self, label, mout, r, t, n, stderr):
+        """Counts of a trailwatch service run against the metrics-only run; (ok text, prom or None)."""
+        if r["timed_out"] or r["rc"] != 0 or not os.path.exists(mout):
+            self.problems.append("%s failed (rc %s, timed out %s): see %s" % (label, r["rc"], r["timed_out"], stderr))
+            return "error", None
+        prom = parse_prometheus(mout)
+        counts, matches = trailwatch_counts(prom, self.names)
+        ref = self.ref_counts(t)
+        bad = []
+        if ref is None:
+            bad.append("no reference counts")
+        else:
+            bad += ["%s: %s vs %s" % (nm, counts.get(nm), ref.get(nm)) for nm in self.names if counts.get(nm) != ref.get(nm)]
+        if counts != matches:
+            bad.append("filter metrics differ from trailwatch_filter_matches_total")
+        ev = prom_value(prom, "trailwatch_events_evaluated_total")
+        rej = prom_value(prom, "trailwatch_events_rejected_total") or 0
+        if ev != n or rej:
+            bad.append("evaluated %s events, rejected %s (expected %d, 0)" % (ev, rej, n))
+        if bad:
+            for b in bad:
+                self.problems.append("MISMATCH %s vs the metrics-only stdin run: %s" % (label, b))
+            return "MISMATCH", prom
+        return "yes", prom
+
+    def start_receiver(self, kind):
+        errpath = os.path.join(self.workdir, "receiver-%s.stderr" % kind)
+        cmd = [sys.executable, os.path.abspath(__file__), "_receiver", "--kind", kind]
+        with open(errpath, "wb") as ferr:
+            p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=ferr, start_new_session=True)
+        import select
+        ready, _, _ = select.select([p.stdout], [], [], 30)
+        line = os.read(p.stdout.fileno(), 4096) if ready else b""
+        try:
+            port = json.loads(line)["port"]
+        except (ValueError, KeyError):
+            self.kill_group(p)
+            raise SystemExit("the %s receiver did not start (%r); see %s" % (kind, line[:200], errpath))
+        return p, port, cmd
+
+    def kill_group(self, p):
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def stop_receiver(self, p, kind):
+        try:
+            out, _ = p.communicate(input=b"", timeout=90)
+            return json.loads(out.decode().strip().splitlines()[-1])
+        except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
+            self.kill_group(p)
+            self.problems.append("the %s receiver did not report its counts (%s)" % (kind, type(e).__name__))
+            return None
+
+    def run_extras(self, tw, data, size, n, fflags):
+        self.extra_rows, self.extra_notes, self.extra_cmds = [], [], []
+        self.log("")
+        self.log("extras: forwarding, backfill, test-pattern")
+        env = dict(os.environ, TRAILWATCH_LOG=os.environ.get("TRAILWATCH_LOG", "warn"))
+        sinks = [("forward file:/dev/null", "file", None, None),
+                 ("forward tcp", "tcp", "tcp", None),
+                 ("forward http (none)", "http-none", "http", "none"),
+                 ("forward http (gzip)", "http-gzip", "http", None)]
+        self.http_config_text = {}
+        for label, key, rkind, comp in sinks:
+            for t in self.a.threads:
+                if self.remaining() < 10:
+                    self.extra_row(label, t, None, n, size, "skipped (out of time, --max-minutes)", None)
+                    continue
+                mout = os.path.join(self.workdir, "fwd-%s-t%d.prom" % (key, t))
+                stderr = os.path.join(self.workdir, "fwd-%s-t%d.stderr" % (key, t))
+                if os.path.exists(mout):
+                    os.unlink(mout)
+                rp, port, rcmd = (None, None, None)
+                if rkind:
+                    rp, port, rcmd = self.start_receiver(rkind)
+                if key == "file":
+                    sink_args = ["--forward", "file:/dev/null"]
+                elif key == "tcp":
+                    sink_args = ["--forward", "tcp://127.0.0.1:%d" % port]
+                else:
+                    cfg = os.path.join(self.workdir, "sink-%s.toml" % key)
+                    text = '[[sinks]]\ntype = "http"\nurl = "http://127.0.0.1:%d/"\n' % port
+                    if comp:
+                        text += 'compression = "%s"\n' % comp
+                    with open(cfg, "w") as f:
+                        f.write(text)
+                    self.http_config_text[cfg] = text.replace(str(port), "PORT")
+                    sink_args = ["--config", cfg]
+                cmd = [tw, "--stdin", "--metrics-addr", "none", "--metrics-out", mout, "--threads", str(t)] + sink_args + fflags + self.a.tw_arg
+                try:
+                    r = run_measured(cmd, stdin_path=data, stderr_path=stderr, timeout=self.timeout_for(size), env=env)
+                finally:
+                    st = self.stop_receiver(rp, rkind) if rp else None
+                lab = "%s T=%d" % (label, t)
+                ok, prom = self.check_service(lab, mout, r, t, n, stderr)
+                other = []
+                if prom is not None:
+                    sent = prom_value(prom, "trailwatch_sink_events_total", outcome="sent")
+                    bad_out = {o: prom_value(prom, "trailwatch_sink_events_total", outcome=o) or 0
+                               for o in ("failed", "dropped", "dead_lettered", "retried")}
+                    if sent != n:
+                        self.problems.append("%s: the sink reports %s events sent, expected %d" % (lab, None if sent is None else int(sent), n))
+                        ok = "LOST %d" % (n - int(sent or 0))
+                    if any(bad_out[o] for o in ("failed", "dropped", "dead_lettered")):
+                        self.problems.append("%s: sink outcomes %s" % (lab, bad_out))
+                        ok = "LOST"
+                    if bad_out["retried"]:
+                        other.append("%d retried" % bad_out["retried"])
+                if st is not None:
+                    if st["lines"] != n or st["unterminated"] or st["errors"] or st.get("open_at_end"):
+                        self.problems.append("%s: the receiver got %d lines (%d unterminated) for %d records; errors %s; %s connection(s) still open"
+                                             % (lab, st["lines"], st["unterminated"], n, st["errors"], st.get("open_at_end")))
+                        ok = "LOST %d" % (n - st["lines"]) if st["lines"] < n else "MISMATCH"
+                    elif ok == "yes":
+                        ok = "yes, %d lines" % st["lines"]
+                    core = st["cpu"] / r["wall"] if r["wall"] > 0 else 0
+                    other.append("fwd %.0f MB%s" % (st["body_bytes"] / MB, " (%.0f MB gz)" % (st["wire_bytes"] / MB) if st["gzip_requests"] else ""))
+                    other.append("receiver %.2f CPU-s = %.0f%% of a core" % (st["cpu"], 100 * core))
+                    if st["requests"]:
+                        other.append("%d requests, ≤%.2f MB" % (st["requests"], st["max_body"] / MB))
+                    if core >= 0.8:
+                        self.extra_notes.append("%s: the Python receiver used %.2f CPU-s during a %.2f s run (%.0f%% of a core): "
+                                                "it is probably the bottleneck" % (lab, st["cpu"], r["wall"], 100 * core))
+                    cores = (r["cpu"] + st["cpu"]) / r["wall"] if r["wall"] > 0 else 0
+                    ncpu = os.cpu_count() or 1
+                    if cores >= 0.85 * ncpu:
+                        self.extra_notes.append("%s: trailwatch (%.2f CPU-s) and the receiver (%.2f CPU-s) kept %.2f of the %d cores busy "
+                                                "for %.2f s: the machine, not trailwatch alone, set this rate (the receiver takes %.0f%% of it)"
+                                                % (lab, r["cpu"], st["cpu"], cores, ncpu, r["wall"], 100 * st["cpu"] / (r["cpu"] + st["cpu"])))
+                    st["sample"] = (st.get("sample") or "")[:200]
+                    self.log("    receiver: %s" % json.dumps({k: v for k, v in st.items() if k not in ("sample", "first", "last")}))
+                base = self.tw_rows.get(t) if hasattr(self, "tw_rows") else None
+                ratio = None
+                if base and base["r"] and base["r"]["rc"] == 0 and not base["r"]["timed_out"] and r["rc"] == 0 and not r["timed_out"]:
+                    ratio = base["r"]["wall"] / r["wall"]          # same bytes: rate ratio = inverse wall ratio
+                    rss0 = base["r"]["rss_mb"]
+                    if r["rss_mb"] > 2 * rss0 and r["rss_mb"] - rss0 > 50:
+                        self.extra_notes.append("%s: peak RSS %.0f MB vs %.0f MB for the metrics-only run" % (lab, r["rss_mb"], rss0))
+                shown = [x.replace("127.0.0.1:%d" % port, "127.0.0.1:PORT") if port else x for x in cmd]
+                self.extra_cmds.append((lab, shown, rcmd))
+                self.extra_row(label, t, r, n, size, ok, shown, "; ".join(other), ratio, "forward")
+        self.run_backfill(tw, n, fflags, env)
+        self.run_test_pattern_row(tw, data, size, n)
+
+    def records_gz(self):
+        gh = sha256_file(GENERATOR)[:10]
+        prefix = "cloudtrail-%d-s%d-" % (self.a.records, self.a.seed)
+        path = os.path.join(self.workdir, prefix + gh + ".records-gz")
+        if os.path.isdir(path):
+            self.log("backfill workload: cached %s" % path)
+            return path
+        for old in os.listdir(self.workdir):
+            if old.startswith(prefix) and (old.endswith(".records-gz") or old.endswith(".records-gz.tmp")) and not self.a.keep:
+                shutil.rmtree(os.path.join(self.workdir, old), ignore_errors=True)
+        tmp = path + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.log("backfill workload: generating %d records as records-gz (seed %d) ..." % (self.a.records, self.a.seed))
+        t = self.a.timeout or max(180.0, self.a.records / 2000.0)
+        r = run_measured([self.a.python, GENERATOR, "--count", str(self.a.records), "--seed", str(self.a.seed), "--format", "records-gz",
+                          "--out", tmp], stderr_path=os.path.join(self.workdir, "gen-gz.stderr"), timeout=t)
+        if r["rc"] != 0 or r["timed_out"]:
+            self.problems.append("records-gz generator failed (rc %s, timed out %s); see %s/gen-gz.stderr" % (r["rc"], r["timed_out"], self.workdir))
+            shutil.rmtree(tmp, ignore_errors=True)
+            return None
+        os.replace(tmp, path)
+        self.log("backfill workload: generated in %.1f s" % r["wall"])
+        return path
+
+    def run_backfill(self, tw, n, fflags, env):
+        if self.remaining() < 60:
+            self.extra_row("backfill --files (records-gz)", "", None, n, 0, "skipped (out of time, --max-minutes)", None)
+            return
+        d = self.records_gz()
+        if not d:
+            self.extra_row("backfill --files (records-gz)", "", None, n, 0, "error (generator)", None)
+            return
+        files = gz = raw = 0
+        for root, _, names in os.walk(d):
+            for nm in names:
+                fp = os.path.join(root, nm)
+                files += 1
+                with open(fp, "rb") as f:                # also warms the page cache
+                    while True:
+                        chunk = f.read(1 << 20)
+                        if not chunk:
+                            break
+                        gz += len(chunk)
+                        last = chunk
+                raw += int.from_bytes(last[-4:], "little")   # gzip ISIZE (each file is far below 4 GiB)
+        self.log("backfill workload: %d files, %.1f MB gz, %.1f MB uncompressed" % (files, gz / MB, raw / MB))
+        self.gz_info = (d, files, gz, raw)
+        for t in self.a.threads:
+            if self.remaining() < 10:
+                self.extra_row("backfill --files (records-gz)", t, None, n, raw, "skipped (out of time, --max-minutes)", None)
+                continue
+            mout = os.path.join(self.workdir, "backfill-t%d.prom" % t)
+            stderr = os.path.join(self.workdir, "backfill-t%d.stderr" % t)
+            if os.path.exists(mout):
+                os.unlink(mout)
+            cmd = [tw, "--files", d, "--metrics-addr", "none", "--metrics-out", mout, "--threads", str(t)] + fflags + self.a.tw_arg
+            r = run_measured(cmd, stderr_path=stderr, timeout=self.timeout_for(raw), env=env)
+            lab = "backfill T=%d" % t
+            ok, _ = self.check_service(lab, mout, r, t, n, stderr)
+            other = "gz read %.0f MB/s" % (gz / MB / r["wall"]) if r["wall"] > 0 and r["rc"] == 0 and not r["timed_out"] else ""
+            base = self.tw_rows.get(t) if hasattr(self, "tw_rows") else None
+            ratio = None
+            if base and base["r"] and base["r"]["rc"] == 0 and not base["r"]["timed_out"] and r["rc"] == 0 and not r["timed_out"]:
+                ratio = (raw / r["wall"]) / (base["size"] / base["r"]["wall"])
+            self.extra_cmds.append((lab, cmd, None))
+            self.extra_row("backfill --files (records-gz)", t, r, n, raw, ok, cmd, other, ratio, "backfill")
+
+    def run_test_pattern_row(self, tw, data, size, n):
+        nm = "console_signin_failure_metric"
+        pattern = '{($.eventName=ConsoleLogin) && ($.errorMessage="Failed authentication")}'
+        if self.remaining() < 10:
+            self.extra_row("test-pattern --format text", 1, None, n, size, "skipped (out of time, --max-minutes)", None)
+            return
+        cmd = [tw, "test-pattern", "--format", "text", pattern, data]
+        stderr = os.path.join(self.workdir, "test-pattern-text.stderr")
+        r = run_measured(cmd, stderr_path=stderr, timeout=self.timeout_for(size) * 2, stdout_tail=4096)
+        lines = [l for l in r["tail"].decode("utf-8", "replace").splitlines() if l.strip()]
+        last = lines[-1].strip() if lines else ""
+        m = re.match(r"Found (\d+) matches? out of (\d+) event", last)
+        ref = self.ref_counts(min(self.a.threads) if self.a.threads else 1) or {}
+        want = ref.get(nm)
+        if r["rc"] != 0 or r["timed_out"]:
+            ok = "error"
+            self.problems.append("test-pattern --format text failed (rc %s, timed out %s): see %s" % (r["rc"], r["timed_out"], stderr))
+        elif not m:
+            ok = "MISMATCH"
+            self.problems.append("test-pattern --format text: no 'Found N matches' last line (got %r)" % last[:200])
+        elif int(m.group(1)) != want or int(m.group(2)) != n:
+            ok = "MISMATCH"
+            self.problems.append("MISMATCH test-pattern --format text: %r; the service counted %s for %s, %d records" % (last, want, nm, n))
+        else:
+            ok = "yes, %s" % m.group(1)
+        self.extra_cmds.append(("test-pattern", cmd, None))
+        self.extra_row("test-pattern --format text", 1, r, n, size, ok, cmd, "last line: %s" % last[:80], None, "test-pattern")
 
     # ---- mismatch investigation ------------------------------------------------------------------
     def investigate(self, tw, data, fflags, filters, names):
@@ -1153,6 +1623,49 @@ class Harness:
             out.append("best trailwatch wall rate ÷ cat: %.2f (cat reads at %.0f MB/s)" % (wall(best) / wall(cat), wall(cat)))
         return out
 
+    def extras_table(self):
+        head = ["row", "threads", "MB/s wall", "records/s", "MB per CPU-second", "CPU s", "peak RSS MB", "rate ÷ metrics-only",
+                "checks", "other"]
+        rows = []
+        for row in self.extra_rows:
+            r = row["r"]
+            ratio = "%.2f×" % row["ratio"] if row["ratio"] is not None else "—"
+            if r is None or r["timed_out"] or r["rc"] != 0:
+                why = "" if r is None else (" (timed out)" if r["timed_out"] else " (exit %s)" % r["rc"])
+                rows.append([row["tool"], str(row["threads"]), "—", "—", "—", "—", "—", "—", row["ok"] + why, row["other"]])
+                continue
+            mb = row["size"] / MB
+            rows.append([row["tool"], str(row["threads"]), "%.0f" % (mb / r["wall"]), "{:,.0f}".format(row["records"] / r["wall"]),
+                         "%.0f" % (mb / r["cpu"]) if r["cpu"] > 0 else "∞", "%.2f" % r["cpu"], self.rss_text(r), ratio, row["ok"],
+                         row["other"]])
+        return head, rows
+
+    def extras_ratios(self):
+        out = []
+        for t in self.a.threads:
+            fw = [x for x in self.extra_rows if x["kind"] == "forward" and x["threads"] == t]
+            if not fw:
+                continue
+            parts, below = [], []
+            for x in fw:
+                name = x["tool"].replace("forward ", "")
+                if x["ratio"] is None:
+                    parts.append("%s —" % name)
+                    continue
+                parts.append("%s %.2f×" % (name, x["ratio"]))
+                if x["ratio"] < 0.5:
+                    below.append(name)
+            out.append("forwarding rate ÷ metrics-only rate, T=%d: %s; target ≥ 0.50×: %s" % (
+                t, ", ".join(parts), ("NOT MET by " + ", ".join(below)) if below else "met"))
+        for x in self.extra_rows:
+            if x["kind"] == "backfill" and x["ratio"] is not None:
+                out.append("backfill T=%s uncompressed rate ÷ stdin metrics-only rate: %.2f×" % (x["threads"], x["ratio"]))
+        if getattr(self, "gz_info", None):
+            d, files, gz, raw = self.gz_info
+            out.append("backfill input: %d records-gz files in %s, %.1f MB gz, %.1f MB uncompressed (%.1f× ratio); "
+                       "backfill MB/s and MB per CPU-second are of uncompressed bytes" % (files, d, gz / MB, raw / MB, raw / gz if gz else 0))
+        return out
+
     def counts_table(self):
         tools = [k for k in ("python",) if k in self.counts] + sorted(k for k in self.counts if k.startswith("trailwatch")) + \
                 [k for k in self.counts if not k.startswith("trailwatch") and k != "python"]
@@ -1193,6 +1706,19 @@ class Harness:
         self.log(fmt(chead, crows))
         if getattr(self, "tp", None) and self.tp.get("count") is not None:
             self.log("test-pattern check on %s: %s" % (self.tp["filter"], self.tp.get("ok")))
+        extras = getattr(self, "extra_rows", None) is not None
+        if extras:
+            ehead, erows = self.extras_table()
+            eratios = self.extras_ratios()
+            self.log("")
+            self.log("Forwarding, backfill and test-pattern (same workload; forwarding and test-pattern MB are of the NDJSON file):")
+            self.log(fmt(ehead, erows))
+            self.log("")
+            for x in eratios:
+                self.log(x)
+            for x in self.extra_notes:
+                self.log("note: " + x)
+            self.log("")
         for x in self.notes:
             self.log("note: " + x)
         if self.problems:
@@ -1215,6 +1741,25 @@ class Harness:
             for x in ratios:
                 f.write("- " + x + "\n")
             f.write("\nPer-filter counts:\n\n" + md(chead, crows) + "\n\n")
+            if extras:
+                f.write("### Forwarding, backfill and test-pattern\n\n")
+                f.write("Same workload file and measurement. Forwarding and test-pattern MB are of the NDJSON file; backfill MB are "
+                        "of the uncompressed records-gz files (gz bytes read per second under *other*). *rate ÷ metrics-only* "
+                        "compares with the `--stdin` metrics-only row of the same thread count. Receivers are this script's "
+                        "`_receiver` child process (Python), whose own CPU time is under *other*; they count the newline-"
+                        "terminated lines they receive, which must equal the number of input records.\n\n")
+                f.write(md(ehead, erows) + "\n\n")
+                for x in eratios:
+                    f.write("- " + x + "\n")
+                for x in self.extra_notes:
+                    f.write("- note: " + x + "\n")
+                f.write("\nCommands (stdin redirected from the workload file for `--stdin`; PORT is the receiver's):\n\n")
+                for lab, cmd, rcmd in self.extra_cmds:
+                    f.write("- %s: `%s`%s\n" % (lab, " ".join(shlex.quote(x) for x in cmd) + (" < " + shlex.quote(self.data) if "--stdin" in cmd else ""),
+                                                 ("; receiver `%s`" % " ".join(shlex.quote(x) for x in rcmd)) if rcmd else ""))
+                for cfg, text in sorted(getattr(self, "http_config_text", {}).items()):
+                    f.write("\n`%s`:\n\n```toml\n%s```\n" % (cfg, text))
+                f.write("\n")
             if self.problems:
                 f.write("**FAILED**:\n\n" + "\n".join("- `%s`" % p.replace("`", "'")[:800] for p in self.problems) + "\n")
             else:
@@ -1225,6 +1770,8 @@ class Harness:
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "_python-baseline":
         return python_baseline_main(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "_receiver":
+        return receiver_main(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=1000000)
     ap.add_argument("--seed", type=int, default=1)
@@ -1240,6 +1787,8 @@ def main():
     ap.add_argument("--max-minutes", type=float, default=60.0, help="no new run starts after this")
     ap.add_argument("--selftest-mismatch", action="store_true", help="run the service with a deliberately wrong pattern (tests this harness)")
     ap.add_argument("--no-investigate", action="store_true", help="on a mismatch, do not search for example records")
+    ap.add_argument("--extras", action="store_true", help="also measure forwarding (file:/dev/null, TCP, HTTP NDJSON with and without "
+                    "gzip), backfill of records-gz files (--files) and test-pattern --format text; a second table")
     a = ap.parse_args()
     a.threads = [int(x) for x in a.threads.split(",") if x.strip()]
     h = Harness(a)

@@ -148,7 +148,8 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub json_validation: Option<JsonValidation>,
 
-    /// Where to serve /metrics, /health and /ready.
+    /// Where to serve /metrics, /health and /ready (host:port; `none` serves nothing, e.g. with
+    /// --metrics-out for a one-shot run).
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<String>,
     /// Write the final metrics (Prometheus text) to this file at exit.

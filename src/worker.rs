@@ -12,6 +12,7 @@ use crate::event::envelope::{Decoder, Event, Output};
 use crate::event::{Batch, EnvelopeKind, RejectReason, SourceKind};
 use crate::metrics::{Deltas, Generation, Store, Telemetry};
 use crate::sink::enrich::Enricher;
+use crate::sink::recycle::Capacity;
 use crate::sink::{OutBatch, Sinks};
 
 /// Settings shared by all workers.
@@ -135,7 +136,8 @@ impl Worker {
             if !self.out.events.is_empty() {
                 // The batch (and the source's acknowledgement it holds) is released only after
                 // every sink has taken these events.
-                f.sinks.send(std::mem::take(&mut self.out));
+                let next = f.sinks.pool.get(&Capacity::of(&self.out));
+                f.sinks.send(std::mem::replace(&mut self.out, next));
             }
         }
     }

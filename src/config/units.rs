@@ -5,15 +5,11 @@ use std::time::Duration;
 /// Parses a size: a number with an optional unit (B, KB, MB, GB = powers of 1000; KiB, MiB, GiB
 /// = powers of 1024).
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
+    let (num, unit) = number_and_unit(text);
     let n: f64 = num
         .parse()
         .map_err(|_| format!("'{text}' is not a size (expected e.g. 1048576, 512KiB or 10MiB)"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kb" | "k" => 1_000,
         "kib" => 1 << 10,
@@ -36,15 +32,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Parses a duration: a number followed by ms, s, m or h (a bare number means seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
+    let (num, unit) = number_and_unit(text);
     let n: f64 = num
         .parse()
         .map_err(|_| format!("'{text}' is not a duration (expected e.g. 30s, 500ms or 2m)"))?;
-    let secs = match unit.trim() {
+    let secs = match unit {
         "ms" => n / 1000.0,
         "" | "s" => n,
         "m" => n * 60.0,
@@ -56,6 +48,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
     };
     Duration::try_from_secs_f64(secs).map_err(|_| format!("duration '{text}' is out of range"))
+}
+
+/// Splits `12.5 MiB` into `("12.5", "MiB")`; the unit is trimmed, the number may be empty.
+fn number_and_unit(text: &str) -> (&str, &str) {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    (num, unit.trim())
 }
 
 #[cfg(test)]

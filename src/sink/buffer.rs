@@ -181,17 +181,24 @@ impl MemoryBuffer {
         }
     }
 
-    /// Marks a chunk's events finished, releasing entries that are wholly done.
-    pub fn done(&self, chunk: &Chunk) {
+    /// Marks a chunk's events finished, releasing entries that are wholly done; each released
+    /// batch is passed to `released` (after the chunk's own references are gone, so that the
+    /// last sink to finish with a batch can reuse it).
+    pub fn done(&self, chunk: Chunk, mut released: impl FnMut(Arc<OutBatch>)) {
+        let finished: Vec<(u64, usize)> = chunk
+            .parts
+            .into_iter()
+            .map(|p| (p.seq, p.events.len()))
+            .collect();
+        let mut gone = Vec::new();
         let mut s = self.lock();
-        for p in &chunk.parts {
+        for (seq, n) in finished {
             let base = s.base;
-            if let Some(e) = p
-                .seq
+            if let Some(e) = seq
                 .checked_sub(base)
                 .and_then(|i| s.entries.get_mut(i as usize))
             {
-                e.finished += p.events.len();
+                e.finished += n;
             }
         }
         let mut freed = false;
@@ -205,12 +212,14 @@ impl MemoryBuffer {
                 s.bytes -= e.bytes;
                 s.base += 1;
                 freed = true;
+                gone.push(e.batch);
             }
         }
         drop(s);
         if freed {
             self.space.notify_all();
         }
+        gone.into_iter().for_each(&mut released);
     }
 
     /// No more pushes; `take` returns what is left, then `None`.
@@ -230,46 +239,65 @@ impl MemoryBuffer {
 
 /// Events and bytes not yet handed out.
 fn available(s: &State) -> (usize, usize) {
-    let mut events = 0;
-    let mut bytes = 0;
-    for e in &s.entries {
-        events += e.batch.events.len() - e.handed;
-        bytes += e.batch.events[e.handed..]
-            .iter()
-            .map(|x| x.line.len() + 1)
-            .sum::<usize>();
-    }
-    (events, bytes)
+    not_handed(s.entries.iter().map(|e| (&*e.batch, e.handed)))
 }
 
 fn take_from(s: &mut State, max_events: usize, max_bytes: usize) -> Chunk {
+    take_chunk(
+        s.base,
+        s.entries.iter_mut().map(|e| (&e.batch, &mut e.handed)),
+        max_events,
+        max_bytes,
+    )
+}
+
+/// Events and bytes not yet handed out, over `(batch, events handed)` in buffer order; shared
+/// with the disk buffer's read window.
+pub(super) fn not_handed<'a>(
+    entries: impl Iterator<Item = (&'a OutBatch, usize)>,
+) -> (usize, usize) {
+    entries.fold((0, 0), |(events, bytes), (batch, handed)| {
+        let rest = &batch.events[handed..];
+        let rest_bytes: usize = rest.iter().map(|x| x.line.len() + 1).sum();
+        (events + rest.len(), bytes + rest_bytes)
+    })
+}
+
+/// Hands out the next events, oldest first, up to `max_events` and (after the first event)
+/// `max_bytes`, advancing each entry's `handed`. `base` is the sequence number of the first
+/// entry. Stops at the first entry it cannot finish so that chunks stay in order.
+pub(super) fn take_chunk<'a>(
+    base: u64,
+    entries: impl Iterator<Item = (&'a Arc<OutBatch>, &'a mut usize)>,
+    max_events: usize,
+    max_bytes: usize,
+) -> Chunk {
     let mut parts = Vec::new();
     let mut events = 0;
     let mut bytes = 0;
-    let base = s.base;
-    for (i, e) in s.entries.iter_mut().enumerate() {
-        let total = e.batch.events.len();
-        if e.handed == total {
+    for (i, (batch, handed)) in entries.enumerate() {
+        let total = batch.events.len();
+        if *handed == total {
             continue;
         }
-        let start = e.handed;
-        while e.handed < total && events < max_events {
-            let len = e.batch.events[e.handed].line.len() + 1;
+        let start = *handed;
+        while *handed < total && events < max_events {
+            let len = batch.events[*handed].line.len() + 1;
             if events > 0 && bytes + len > max_bytes {
                 break;
             }
             bytes += len;
             events += 1;
-            e.handed += 1;
+            *handed += 1;
         }
-        if e.handed > start {
+        if *handed > start {
             parts.push(Part {
                 seq: base + i as u64,
-                batch: e.batch.clone(),
-                events: start..e.handed,
+                batch: batch.clone(),
+                events: start..*handed,
             });
         }
-        if events >= max_events || bytes >= max_bytes || e.handed < total {
+        if events >= max_events || bytes >= max_bytes || *handed < total {
             break;
         }
     }

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
 use tokio::task::JoinSet;
 
 use super::Sink;
@@ -52,7 +53,7 @@ pub async fn run(sink: Arc<Sink>) {
 
 fn finish(sink: &Sink, done: Result<Chunk, tokio::task::JoinError>) {
     match done {
-        Ok(chunk) => sink.buffer.done(&chunk),
+        Ok(chunk) => sink.buffer.done(chunk, |batch| sink.pool.put(batch)),
         // A panicking request task is a bug; its events stay unacknowledged (a disk buffer
         // resends them after a restart).
         Err(e) => tracing::error!(sink = %sink.spec.name, error = %e, "a delivery task failed"),
@@ -87,7 +88,7 @@ impl Sink {
         let mut attempt: u32 = 0;
         let mut seed = now_ns() as u64 | 1;
         while !pending.is_empty() {
-            let (body, content_type) = self.encode(&pending);
+            let (body, content_type) = self.encode(&chunk, &pending);
             let started = Instant::now();
             let sent = self.transport.send(body, content_type, &self.spec).await;
             self.telemetry
@@ -151,16 +152,30 @@ impl Sink {
         chunk
     }
 
-    fn encode(&self, items: &[Item<'_>]) -> (Vec<u8>, &'static str) {
+    /// The request body for `items` (which are `chunk`'s events, or those of them still to
+    /// send), as segments.
+    fn encode(&self, chunk: &Chunk, items: &[Item<'_>]) -> (Vec<Bytes>, &'static str) {
+        let ndjson = matches!(
+            self.spec.kind,
+            SinkKind::Stdout
+                | SinkKind::File(_)
+                | SinkKind::Tcp(_)
+                | SinkKind::Http {
+                    format: HttpFormat::Ndjson,
+                    ..
+                }
+        );
+        if ndjson && items.len() == chunk.len() {
+            return (encode::ndjson_segments(chunk), "application/x-ndjson");
+        }
         let bytes: usize = items.iter().map(|(_, e)| e.line.len() + 64).sum();
         let mut body = Vec::with_capacity(bytes + 64);
         let it = items.iter().copied();
         let content_type = match &self.spec.kind {
-            SinkKind::Stdout | SinkKind::File(_) | SinkKind::Tcp(_) => {
-                encode::ndjson(it, &mut body);
-                "application/x-ndjson"
-            }
-            SinkKind::Http {
+            SinkKind::Stdout
+            | SinkKind::File(_)
+            | SinkKind::Tcp(_)
+            | SinkKind::Http {
                 format: HttpFormat::Ndjson,
                 ..
             } => {
@@ -199,7 +214,7 @@ impl Sink {
                 "application/json"
             }
         };
-        (body, content_type)
+        (vec![Bytes::from(body)], content_type)
     }
 
     /// An event the destination will not take: to the dead-letter file, with the response.

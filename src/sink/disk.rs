@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::buffer::{Chunk, Part, Pushed};
+use super::buffer::{Chunk, Pushed, not_handed, take_chunk};
 use super::spec::WhenFull;
 use super::{OutBatch, OutEvent};
 
@@ -279,21 +279,7 @@ impl DiskBuffer {
             {
                 let mut r = self.reader.lock().unwrap_or_else(|p| p.into_inner());
                 self.fill(&mut r);
-                let events: usize = r
-                    .window
-                    .iter()
-                    .map(|l| l.batch.events.len() - l.handed)
-                    .sum();
-                let bytes: usize = r
-                    .window
-                    .iter()
-                    .map(|l| {
-                        l.batch.events[l.handed..]
-                            .iter()
-                            .map(|e| e.line.len() + 1)
-                            .sum::<usize>()
-                    })
-                    .sum();
+                let (events, bytes) = not_handed(r.window.iter().map(|l| (&*l.batch, l.handed)));
                 let closed = self.closed.load(Ordering::Acquire);
                 let lingered = since.is_some_and(|t| t.elapsed() >= linger);
                 if events > 0 && (events >= max_events || bytes >= max_bytes || lingered || closed)
@@ -323,16 +309,21 @@ impl DiskBuffer {
 
     /// Marks a chunk delivered; persists the new acknowledged position and deletes segments that
     /// are wholly delivered.
-    pub fn done(&self, chunk: &Chunk) {
+    pub fn done(&self, chunk: Chunk, mut released: impl FnMut(Arc<OutBatch>)) {
+        let finished: Vec<(u64, usize)> = chunk
+            .parts
+            .into_iter()
+            .map(|p| (p.seq, p.events.len()))
+            .collect();
+        let mut gone = Vec::new();
         let mut r = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        for p in &chunk.parts {
+        for (seq, n) in finished {
             let base = r.base;
-            if let Some(l) = p
-                .seq
+            if let Some(l) = seq
                 .checked_sub(base)
                 .and_then(|i| r.window.get_mut(i as usize))
             {
-                l.finished += p.events.len();
+                l.finished += n;
             }
         }
         let mut acked = None;
@@ -349,9 +340,11 @@ impl DiskBuffer {
                 freed += l.record;
                 events += l.batch.events.len() as u64;
                 acked = Some(l.end);
+                gone.push(l.batch);
             }
         }
         drop(r);
+        gone.into_iter().for_each(&mut released);
         if let Some((seg, off)) = acked {
             if let Err(e) = write_ack(&self.dir, seg, off) {
                 tracing::error!(dir = %self.dir.display(), error = %e, "cannot persist the disk buffer position");
@@ -390,37 +383,12 @@ impl DiskBuffer {
 }
 
 fn take_window(r: &mut Reader, max_events: usize, max_bytes: usize) -> Chunk {
-    let mut parts = Vec::new();
-    let mut events = 0;
-    let mut bytes = 0;
-    let base = r.base;
-    for (i, l) in r.window.iter_mut().enumerate() {
-        let total = l.batch.events.len();
-        if l.handed == total {
-            continue;
-        }
-        let start = l.handed;
-        while l.handed < total && events < max_events {
-            let len = l.batch.events[l.handed].line.len() + 1;
-            if events > 0 && bytes + len > max_bytes {
-                break;
-            }
-            bytes += len;
-            events += 1;
-            l.handed += 1;
-        }
-        if l.handed > start {
-            parts.push(Part {
-                seq: base + i as u64,
-                batch: l.batch.clone(),
-                events: start..l.handed,
-            });
-        }
-        if events >= max_events || bytes >= max_bytes || l.handed < total {
-            break;
-        }
-    }
-    Chunk { parts }
+    take_chunk(
+        r.base,
+        r.window.iter_mut().map(|l| (&l.batch, &mut l.handed)),
+        max_events,
+        max_bytes,
+    )
 }
 
 fn read_ack(dir: &Path) -> Option<(u64, u64)> {
@@ -602,7 +570,7 @@ mod tests {
             assert_eq!(buf.push(&batch(&["c"])).unwrap(), Pushed::Accepted);
             let chunk = buf.take(2, 1 << 20, Duration::ZERO).await.unwrap();
             assert_eq!(chunk.len(), 2);
-            buf.done(&chunk);
+            buf.done(chunk, drop);
             assert_eq!(buf.buffered().0, 1);
         }
         // A torn record at the end (a crash mid-write) is cut off.
@@ -621,7 +589,7 @@ mod tests {
             .map(|(b, e)| &b.data[e.line.start as usize..e.line.end as usize])
             .collect();
         assert_eq!(lines, [b"c"]);
-        buf.done(&chunk);
+        buf.done(chunk, drop);
         assert_eq!(buf.buffered(), (0, 0));
         let _ = fs::remove_dir_all(&d);
     }

@@ -5,7 +5,12 @@
 //! (concatenated `{"time":…,"event":{…}}` envelopes).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
 
+use bytes::Bytes;
+
+use super::buffer::Chunk;
 use super::{OutBatch, OutEvent};
 
 /// An event to encode: its batch and its metadata.
@@ -25,6 +30,37 @@ pub fn ndjson<'a>(items: impl Iterator<Item = Item<'a>>, out: &mut Vec<u8>) {
     for (b, e) in items {
         out.extend_from_slice(line(b, e));
         out.push(b'\n');
+    }
+}
+
+/// NDJSON without copying: a batch already holds its events as NDJSON, so each part of the
+/// chunk is one contiguous slice of its batch, shared (the batch lives while a slice does).
+pub fn ndjson_segments(chunk: &Chunk) -> Vec<Bytes> {
+    chunk
+        .parts
+        .iter()
+        .filter_map(|p| {
+            let events = p.batch.events.get(p.events.clone())?;
+            let start = events.first()?.line.start as usize;
+            // The newline after the last event is part of the batch's data.
+            let end = (events.last()?.line.end as usize + 1).min(p.batch.data.len());
+            Some(Bytes::from_owner(BatchSlice {
+                batch: p.batch.clone(),
+                range: start..end,
+            }))
+        })
+        .collect()
+}
+
+/// A slice of a shared batch's data, as the owner of a [`Bytes`].
+struct BatchSlice {
+    batch: Arc<OutBatch>,
+    range: Range<usize>,
+}
+
+impl AsRef<[u8]> for BatchSlice {
+    fn as_ref(&self) -> &[u8] {
+        self.batch.data.get(self.range.clone()).unwrap_or_default()
     }
 }
 
@@ -222,6 +258,44 @@ mod tests {
 
     fn items(b: &OutBatch) -> impl Iterator<Item = Item<'_>> {
         b.events.iter().map(move |e| (b, e))
+    }
+
+    #[test]
+    fn ndjson_segments_share_the_batches_and_equal_the_copied_body() {
+        use crate::sink::buffer::Part;
+        let a = Arc::new(batch());
+        let b = Arc::new(batch());
+        // The last two events of one batch, then the first of another.
+        let chunk = Chunk {
+            parts: vec![
+                Part {
+                    seq: 0,
+                    batch: a.clone(),
+                    events: 1..3,
+                },
+                Part {
+                    seq: 1,
+                    batch: b.clone(),
+                    events: 0..1,
+                },
+            ],
+        };
+        let segments = ndjson_segments(&chunk);
+        assert_eq!(segments.len(), 2);
+        let joined: Vec<u8> = segments.iter().flat_map(|s| s.iter().copied()).collect();
+        let mut copied = Vec::new();
+        ndjson(chunk.events(), &mut copied);
+        assert_eq!(joined, copied);
+        assert_eq!(joined, b"{\"b\":\"x\\\"y\"}\n{\"c\":3}\n{\"a\":1}\n");
+        assert_eq!(
+            segments[0].as_ptr(),
+            a.data[8..].as_ptr(),
+            "a segment points into its batch"
+        );
+        drop(chunk);
+        assert_eq!(Arc::strong_count(&a), 2, "a segment keeps its batch alive");
+        drop(segments);
+        assert_eq!(Arc::strong_count(&a), 1);
     }
 
     #[test]

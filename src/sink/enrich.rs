@@ -6,6 +6,7 @@
 //! The enricher also records what sinks need per event, read from the record with the
 //! structural scanner: its time (`eventTime`), its `eventID` and Loki label fields.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use super::OutBatch;
@@ -66,7 +67,7 @@ impl Enricher {
     pub fn append<'n>(
         &self,
         event: &Event<'_>,
-        matched: impl Iterator<Item = &'n str>,
+        matched: impl Iterator<Item = &'n str> + Clone,
         out: &mut OutBatch,
     ) {
         let start = out.data.len();
@@ -87,15 +88,17 @@ impl Enricher {
         }
         out.data.extend_from_slice(&self.key);
         out.data.extend_from_slice(b"{\"filters\":[");
-        let mut seen: Vec<&str> = Vec::new();
-        for name in matched {
-            if seen.contains(&name) {
+        // A name is listed once even if several filters share it; matches are few, so the
+        // quadratic check is cheaper than a set.
+        let mut listed = 0;
+        for (i, name) in matched.clone().enumerate() {
+            if matched.clone().take(i).any(|earlier| earlier == name) {
                 continue;
             }
-            if !seen.is_empty() {
+            if listed > 0 {
                 out.data.push(b',');
             }
-            seen.push(name);
+            listed += 1;
             json_str(&mut out.data, name);
         }
         out.data.push(b']');
@@ -131,8 +134,9 @@ impl Enricher {
         };
         let labels = out.label_values.len() as u32;
         for path in &self.label_paths {
-            let p: Vec<&str> = path.iter().map(String::as_str).collect();
-            let value = record.and_then(|r| string_field(r, &p)).unwrap_or_default();
+            let value = record
+                .and_then(|r| string_field(r, path))
+                .unwrap_or_default();
             let s = out.aux.len() as u32;
             out.aux.extend_from_slice(value.as_bytes());
             out.label_values.push(s..out.aux.len() as u32);
@@ -208,7 +212,7 @@ fn object_is_empty(doc: &[u8]) -> bool {
 }
 
 /// The value range at `path` in the JSON object `doc` (last occurrence of a repeated key wins).
-pub fn lookup(doc: &[u8], path: &[&str]) -> Option<Range<usize>> {
+pub fn lookup<S: AsRef<str>>(doc: &[u8], path: &[S]) -> Option<Range<usize>> {
     let mut at = skip_ws(doc, 0);
     let mut found = None;
     for (depth, key) in path.iter().enumerate() {
@@ -217,7 +221,7 @@ pub fn lookup(doc: &[u8], path: &[&str]) -> Option<Range<usize>> {
         }
         found = None;
         let _ = members(doc, at, |k, v| {
-            if k == key.as_bytes() {
+            if k == key.as_ref().as_bytes() {
                 found = Some(v);
             }
         });
@@ -230,17 +234,20 @@ pub fn lookup(doc: &[u8], path: &[&str]) -> Option<Range<usize>> {
 }
 
 /// The raw (still escaped) content of the string at `path`.
-fn raw_string<'a>(doc: &'a [u8], path: &[&str]) -> Option<&'a [u8]> {
+fn raw_string<'a, S: AsRef<str>>(doc: &'a [u8], path: &[S]) -> Option<&'a [u8]> {
     let r = lookup(doc, path)?;
     (doc[r.start] == b'"' && r.len() >= 2).then(|| &doc[r.start + 1..r.end - 1])
 }
 
-/// The decoded string at `path`.
-pub fn string_field(doc: &[u8], path: &[&str]) -> Option<String> {
+/// The decoded string at `path`: borrowed from `doc` unless it has escapes to decode.
+pub fn string_field<'a, S: AsRef<str>>(doc: &'a [u8], path: &[S]) -> Option<Cow<'a, str>> {
     let raw = raw_string(doc, path)?;
+    if !raw.contains(&b'\\') {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    }
     let mut out = Vec::with_capacity(raw.len());
     unescape(raw, &mut out).ok()?;
-    String::from_utf8(out).ok()
+    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 #[cfg(test)]

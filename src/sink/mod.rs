@@ -11,6 +11,7 @@ pub mod deliver;
 pub mod disk;
 pub mod encode;
 pub mod enrich;
+pub mod recycle;
 pub mod spec;
 pub mod transport;
 
@@ -25,6 +26,7 @@ use crate::metrics::Telemetry;
 use buffer::{Chunk, MemoryBuffer, Pushed};
 use disk::DiskBuffer;
 use encode::Label;
+use recycle::BatchPool;
 use spec::{LabelValue, SinkKind, SinkSpec};
 pub use spec::{SinkSpec as Spec, parse_forward};
 use transport::Transport;
@@ -91,10 +93,10 @@ impl Buffer {
         }
     }
 
-    fn done(&self, chunk: &Chunk) {
+    fn done(&self, chunk: Chunk, released: impl FnMut(Arc<OutBatch>)) {
         match self {
-            Buffer::Memory(m) => m.done(chunk),
-            Buffer::Disk(d) => d.done(chunk),
+            Buffer::Memory(m) => m.done(chunk, released),
+            Buffer::Disk(d) => d.done(chunk, released),
         }
     }
 
@@ -125,6 +127,8 @@ pub struct Sink {
     loki_labels: Vec<(String, Label)>,
     /// Ends delivery (retries included) at the shutdown deadline.
     stop: CancellationToken,
+    /// Where finished batches go back to the workers.
+    pool: Arc<BatchPool>,
 }
 
 impl Sink {
@@ -148,6 +152,8 @@ pub struct Sinks {
     pub needs_time: bool,
     /// Some sink needs event IDs.
     pub needs_id: bool,
+    /// Finished batches, for the workers to fill again.
+    pub pool: Arc<BatchPool>,
 }
 
 impl Sinks {
@@ -160,6 +166,9 @@ impl Sinks {
     ) -> Result<Sinks, String> {
         let mut label_paths: Vec<Vec<String>> = Vec::new();
         let mut sinks = Vec::new();
+        // Enough for every worker to find one while others are in flight; each is about one
+        // input batch, so this bounds the memory kept.
+        let pool = Arc::new(BatchPool::new(8));
         for spec in specs {
             let loki_labels = match &spec.kind {
                 SinkKind::Loki { labels, .. } => labels
@@ -212,6 +221,7 @@ impl Sinks {
                 dead_letter: dead_letter.cloned(),
                 loki_labels,
                 stop: CancellationToken::new(),
+                pool: pool.clone(),
             }));
         }
         let tasks = sinks
@@ -224,6 +234,7 @@ impl Sinks {
             label_paths,
             sinks,
             tasks: std::sync::Mutex::new(tasks),
+            pool,
         })
     }
 
@@ -248,6 +259,8 @@ impl Sinks {
             }
             s.update_gauges();
         }
+        // Comes back at once when no buffer kept it (disk buffers copy it to disk).
+        self.pool.put(batch);
         all
     }
 

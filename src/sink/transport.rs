@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -91,12 +92,12 @@ impl Transport {
         })
     }
 
-    /// Sends one body.
-    pub async fn send(&self, body: Vec<u8>, content_type: &str, spec: &SinkSpec) -> Sent {
+    /// Sends one body, given as segments (written in order, never copied together).
+    pub async fn send(&self, body: Vec<Bytes>, content_type: &str, spec: &SinkSpec) -> Sent {
         match self {
             Transport::Stdout => {
                 let mut out = std::io::stdout().lock();
-                match out.write_all(&body).and_then(|()| out.flush()) {
+                match write_segments(&mut out, &body).and_then(|()| out.flush()) {
                     Ok(()) => Sent::Delivered(Vec::new()),
                     Err(e) => Sent::Retry(None, format!("stdout: {e}")),
                 }
@@ -105,7 +106,7 @@ impl Transport {
                 let Ok(mut f) = f.lock() else {
                     return Sent::Retry(None, "file lock poisoned".into());
                 };
-                match f.write_all(&body).and_then(|()| f.flush()) {
+                match write_segments(&mut *f, &body).and_then(|()| f.flush()) {
                     Ok(()) => Sent::Delivered(Vec::new()),
                     Err(e) => Sent::Retry(None, format!("file: {e}")),
                 }
@@ -127,7 +128,13 @@ impl Transport {
                 let Some(stream) = guard.as_mut() else {
                     return Sent::Retry(None, "no connection".into());
                 };
-                match tokio::time::timeout(spec.request_timeout, stream.write_all(&body)).await {
+                let write = async {
+                    for segment in &body {
+                        stream.write_all(segment).await?;
+                    }
+                    Ok::<(), std::io::Error>(())
+                };
+                match tokio::time::timeout(spec.request_timeout, write).await {
                     Ok(Ok(())) => Sent::Delivered(Vec::new()),
                     Ok(Err(e)) => {
                         *guard = None;
@@ -143,9 +150,9 @@ impl Transport {
                 let mut req = client.post(url).header("Content-Type", content_type);
                 let body = if spec.gzip {
                     req = req.header("Content-Encoding", "gzip");
-                    gzip(&body)
+                    reqwest::Body::from(gzip(&body))
                 } else {
-                    body
+                    segments_body(body)
                 };
                 match &spec.auth {
                     Some(Auth::Bearer(t)) => req = req.bearer_auth(t),
@@ -185,18 +192,102 @@ pub fn classify(status: u16, retry_after: Option<Duration>, body: Vec<u8>) -> Se
     }
 }
 
-fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 4),
-        flate2::Compression::fast(),
-    );
-    let _ = e.write_all(body);
+fn write_segments(out: &mut impl Write, body: &[Bytes]) -> std::io::Result<()> {
+    body.iter().try_for_each(|segment| out.write_all(segment))
+}
+
+fn gzip(body: &[Bytes]) -> Vec<u8> {
+    let len: usize = body.iter().map(Bytes::len).sum();
+    let mut e =
+        flate2::write::GzEncoder::new(Vec::with_capacity(len / 4), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = write_segments(&mut e, body);
     e.finish().unwrap_or_default()
+}
+
+/// A request body from segments: one `Bytes` as is, several as a body of known length (so the
+/// request still carries `Content-Length`, which some receivers require).
+fn segments_body(mut body: Vec<Bytes>) -> reqwest::Body {
+    if body.len() == 1 {
+        if let Some(one) = body.pop() {
+            return reqwest::Body::from(one);
+        }
+    }
+    let remaining = body.iter().map(|b| b.len() as u64).sum();
+    reqwest::Body::wrap(Segments {
+        parts: body.into(),
+        remaining,
+    })
+}
+
+/// See [`segments_body`].
+struct Segments {
+    parts: std::collections::VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl http_body::Body for Segments {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let next = self.parts.pop_front();
+        if let Some(b) = &next {
+            self.remaining -= b.len() as u64;
+        }
+        std::task::Poll::Ready(next.map(|b| Ok(http_body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body::Body as _;
+
+    #[test]
+    fn a_segmented_body_has_an_exact_length_and_its_bytes_in_order() {
+        let body = segments_body(vec![
+            Bytes::from_static(b"ab\n"),
+            Bytes::from_static(b"c\n"),
+        ]);
+        assert_eq!(
+            body.size_hint().exact(),
+            Some(5),
+            "so it is sent with Content-Length"
+        );
+        let collected = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(http_body_util::BodyExt::collect(body))
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&collected[..], b"ab\nc\n");
+    }
+
+    #[test]
+    fn gzip_of_segments_is_their_concatenation() {
+        use std::io::Read;
+        let z = gzip(&[
+            Bytes::from_static(b"{\"a\":1}\n"),
+            Bytes::from_static(b"{}\n"),
+        ]);
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "{\"a\":1}\n{}\n");
+    }
 
     #[test]
     fn classification() {

@@ -376,7 +376,7 @@ impl<'e> Outcome<'e> {
     }
 
     /// Ids of the filters that matched, in order.
-    pub fn matches(&self) -> impl Iterator<Item = usize> + 'e {
+    pub fn matches(&self) -> impl Iterator<Item = usize> + Clone + 'e {
         self.ev
             .results
             .iter()
