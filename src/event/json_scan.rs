@@ -63,7 +63,12 @@ pub fn value_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
     match b.get(i) {
         None => Err(eof(i, "expected a value")),
         Some(b'"') => string_end(b, i),
-        Some(b'{' | b'[') => container_end(b, i),
+        // The block scanner answers for complete, well-formed containers; errors and input that
+        // ends early are reported by the byte-at-a-time scan.
+        Some(b'{' | b'[') => match super::structural::container_end(b, i) {
+            Some(end) => Ok(end),
+            None => container_end_bytewise(b, i),
+        },
         Some(_) => {
             // Literals and numbers run to the next structural character or whitespace.
             let mut j = i;
@@ -86,8 +91,8 @@ pub fn value_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
 /// Deepest nesting the scanner follows (simd-json's limit too).
 pub const MAX_DEPTH: usize = 128;
 
-/// End of the object or array at `i`, checking that brackets match.
-fn container_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
+/// End of the object or array at `i`, checking that brackets match, one byte at a time.
+pub(crate) fn container_end_bytewise(b: &[u8], i: usize) -> Result<usize, ScanError> {
     let mut stack = [0u8; MAX_DEPTH];
     let mut depth = 0usize;
     let mut j = i;

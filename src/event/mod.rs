@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod framing;
 pub mod json_scan;
 pub mod records;
+pub mod structural;
 
 use std::ops::Range;
 
