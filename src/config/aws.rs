@@ -43,7 +43,9 @@ pub fn load(file: &Arc<SourceFile>) -> Result<Vec<FilterSpec>, ConfigError> {
     let (path, text) = (file.path.as_path(), file.text.as_str());
     let doc: Document = serde_json::from_str(text).map_err(|e| ConfigError {
         file: Some(path.to_owned()),
-        position: (e.line() > 0).then(|| (e.line(), e.column())),
+        // serde_json counts columns from 1 but reports 0 at the end of a line or an empty
+        // file; point at the first column then.
+        position: (e.line() > 0).then(|| (e.line(), e.column().max(1))),
         message: format!("not a describe-metric-filters document: {e}"),
     })?;
     let mut specs = Vec::new();
@@ -104,4 +106,28 @@ pub enum Origin {
 fn locate(text: &str, value: &str) -> Option<usize> {
     let encoded = serde_json::to_string(value).ok()?;
     text.find(&encoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Vec<FilterSpec>, ConfigError> {
+        load(&Arc::new(SourceFile {
+            path: "filters.json".into(),
+            text: text.to_owned(),
+        }))
+    }
+
+    #[test]
+    fn json_errors_point_at_a_real_column() {
+        // serde_json says column 0 for these; a position is 1-based.
+        for (text, line) in [("", 1), ("{\"metricFilters\": [\n", 2), ("\n\n", 3)] {
+            let e = load_text(text).unwrap_err();
+            assert_eq!(e.position.map(|p| p.0), Some(line), "{text:?}: {e}");
+            assert!(e.position.is_some_and(|p| p.1 >= 1), "{text:?}: {e}");
+        }
+        let e = load_text("{\"metricFilters\": 7}").unwrap_err();
+        assert_eq!(e.position, Some((1, 19)), "{e}");
+    }
 }

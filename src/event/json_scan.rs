@@ -59,6 +59,10 @@ pub fn string_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
 }
 
 /// End (exclusive) of the value starting at `i` (which must not be whitespace).
+///
+/// A literal or number that runs to the end of `b` is incomplete: more input could extend it
+/// (`12` then `3`), and a streaming caller must not take it as the whole value. Every value this
+/// scanner delimits is inside a container, so complete input always has a delimiter after one.
 pub fn value_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
     match b.get(i) {
         None => Err(eof(i, "expected a value")),
@@ -81,6 +85,8 @@ pub fn value_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
             }
             if j == i {
                 Err(err(i, "expected a value"))
+            } else if j == b.len() {
+                Err(eof(j, "unexpected end of input in a value"))
             } else {
                 Ok(j)
             }
@@ -277,6 +283,10 @@ mod tests {
         assert!(value_end(br#"{"a":[1}"#, 0).is_err());
         assert!(value_end(br#"{"a":"#, 0).is_err());
         assert!(value_end(br#""abc"#, 0).is_err());
+        // A number at the end of the input may go on in the next read.
+        assert!(value_end(b"12", 0).is_err_and(|e| e.incomplete));
+        assert_eq!(value_end(b"12,", 0), Ok(2));
+        assert!(members(br#"{"a":12"#, 0, |_, _| {}).is_err_and(|e| e.incomplete));
         assert!(members(br#"{"a" 1}"#, 0, |_, _| {}).is_err());
         assert!(members(br#"{"a":1,}"#, 0, |_, _| {}).is_err());
         assert!(elements(br#"[1 2]"#, 0, |_| {}).is_err());

@@ -65,13 +65,9 @@ impl RecordsSplitter {
                     let i = skip_ws(buf, 0);
                     return match buf.get(i) {
                         Some(b'}') => {
+                            let _ = buf.split_to(i + 1);
                             self.state = State::Done;
-                            if skip_ws(buf, i + 1) == buf.len() {
-                                buf.clear();
-                                Step::Done
-                            } else {
-                                Step::Error("unexpected text after the Records document".into())
-                            }
+                            continue;
                         }
                         // Other members after Records are not CloudTrail's; skip them.
                         Some(b',') => match skip_member(buf, i + 1) {
@@ -87,11 +83,15 @@ impl RecordsSplitter {
                     };
                 }
                 State::Done => {
-                    return if skip_ws(buf, 0) == buf.len() {
+                    // Only the end of the input decides that nothing follows the document.
+                    return if skip_ws(buf, 0) != buf.len() {
+                        Step::Error("unexpected text after the Records document".into())
+                    } else if eof {
                         buf.clear();
                         Step::Done
                     } else {
-                        Step::Error("unexpected text after the Records document".into())
+                        buf.clear();
+                        Step::NeedMore
                     };
                 }
             }
@@ -265,5 +265,29 @@ mod tests {
         let (records, end) = split_all(br#"{"Records":[{"a":1}],"x":{"y":2}}"#, 4);
         assert_eq!(records.len(), 1);
         assert!(matches!(end, Step::Done));
+    }
+
+    #[test]
+    fn text_after_the_document_is_an_error_wherever_reads_stop() {
+        // Found by the split_records fuzz target: a read ending right after the closing brace
+        // used to end the document before the garbage behind it was seen.
+        let doc = br#"{"Records":[{"a":1}]} }],"x":1}"#;
+        for chunk in 1..doc.len() + 1 {
+            let (records, end) = split_all(doc, chunk);
+            assert_eq!(records, [r#"{"a":1}"#], "chunk {chunk}");
+            assert!(matches!(end, Step::Error(_)), "chunk {chunk}: {end:?}");
+        }
+        for chunk in 1..8 {
+            let (_, end) = split_all(b"{\"Records\":[{\"a\":1}]}\n \n", chunk);
+            assert!(matches!(end, Step::Done), "chunk {chunk}: {end:?}");
+        }
+        // Also found by the fuzzer: a number in a member after the array, cut by a read, was
+        // taken as complete and its second half as text after the document.
+        let doc = br#"{"Records":[{"a":1}],"size":12345}"#;
+        for chunk in 1..doc.len() + 1 {
+            let (records, end) = split_all(doc, chunk);
+            assert_eq!(records.len(), 1, "chunk {chunk}");
+            assert!(matches!(end, Step::Done), "chunk {chunk}: {end:?}");
+        }
     }
 }

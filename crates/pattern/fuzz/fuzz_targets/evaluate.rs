@@ -26,7 +26,14 @@ fuzz_target!(|data: &[u8]| {
     let mut ev = Evaluator::new();
     let fast = ev.evaluate(&set, event, EvalOptions::default()).matched(0);
     let full = ev
-        .evaluate(&set, event, EvalOptions { always_parse: true, explain: true })
+        .evaluate(
+            &set,
+            event,
+            EvalOptions {
+                always_parse: true,
+                explain: true,
+            },
+        )
         .matched(0);
     assert_eq!(fast, full, "prefilter changed the result of {pattern:?}");
     // The reference parses with serde_json, which rejects a few documents simd-json accepts

@@ -8,7 +8,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Err(e) = trailwatch_pattern::parse(text) {
-        assert!(e.offset <= text.len(), "offset {} past the end of {text:?}", e.offset);
+        assert!(
+            e.offset <= text.len(),
+            "offset {} past the end of {text:?}",
+            e.offset
+        );
         assert!(e.column >= 1);
         let _ = e.to_string();
     }

@@ -1,0 +1,80 @@
+//! Fuzz target: newline framing of a stream read in arbitrary pieces. Every line no longer than
+//! the limit comes out whole, in order; every longer line either comes out whole (it arrived
+//! complete in one read; the worker rejects it) or is reported once as oversize with a sample
+//! of its start — memory stays bounded and nothing else is lost or invented.
+#![no_main]
+
+use bytes::BytesMut;
+use libfuzzer_sys::fuzz_target;
+use trailwatch::event::framing::LineFramer;
+
+#[derive(Debug)]
+enum Out {
+    Line(Vec<u8>),
+    Oversize(Vec<u8>),
+}
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&[limit, sizes], data)) = input.split_first_chunk::<2>() else {
+        return;
+    };
+    let max_line = 1 + limit as usize % 64;
+    let pieces = [1 + (sizes & 0x0f) as usize, 1 + (sizes >> 4) as usize * 5];
+
+    let mut framer = LineFramer::new(max_line);
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let take_lines = |lines: &[u8], out: &mut Vec<Out>| {
+        assert_eq!(
+            lines.last(),
+            Some(&b'\n'),
+            "a chunk not ending with a newline"
+        );
+        let body = &lines[..lines.len() - 1];
+        out.extend(body.split(|&b| b == b'\n').map(|l| Out::Line(l.to_vec())));
+    };
+    let (mut fed, mut piece) = (0, 0);
+    while fed < data.len() {
+        let n = pieces[piece % pieces.len()].min(data.len() - fed);
+        piece += 1;
+        buf.extend_from_slice(&data[fed..fed + n]);
+        fed += n;
+        let taken = framer.take(&mut buf);
+        if let Some(lines) = &taken.lines {
+            take_lines(lines, &mut out);
+        }
+        if let Some(sample) = taken.oversize {
+            out.push(Out::Oversize(sample.to_vec()));
+        }
+        assert!(
+            buf.len() <= max_line,
+            "the framer holds more than one line's limit"
+        );
+    }
+    if let Some(last) = framer.finish(&mut buf) {
+        out.push(Out::Line(last.to_vec()));
+    }
+
+    let mut want: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+    if want.last().is_some_and(|l| l.is_empty()) {
+        want.pop();
+    }
+    assert_eq!(
+        out.len(),
+        want.len(),
+        "lines lost or invented: {out:?} vs {want:?}"
+    );
+    for (got, line) in out.iter().zip(&want) {
+        match got {
+            Out::Line(l) => assert_eq!(l, line),
+            Out::Oversize(sample) => {
+                assert!(line.len() > max_line, "a short line reported as oversize");
+                assert!(
+                    line.starts_with(sample),
+                    "the sample is not the line's start"
+                );
+                assert!(sample.len() >= (max_line + 1).min(1024));
+            }
+        }
+    }
+});
