@@ -1,11 +1,12 @@
 //! Streaming `{"Records":[…]}` splitting: CloudTrail delivery files are cut into batches of
-//! records as they are read, so memory is bounded by the largest record, not the file.
+//! records as they are read, so memory is bounded by the record limit, not the file. A record
+//! over the limit is reported and skipped as it streams past; the records after it still count.
 
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
 
-use super::json_scan::{ScanError, skip_ws, string_end, value_end};
+use super::json_scan::{MAX_DEPTH, ScanError, skip_ws, string_end, value_end};
 
 /// What [`RecordsSplitter::next`] produced.
 #[derive(Debug)]
@@ -14,6 +15,8 @@ pub enum Step {
     NeedMore,
     /// Records: a buffer and each record's range in it.
     Batch(Bytes, Vec<Range<u32>>),
+    /// A record longer than the limit, skipped: the first bytes of it (up to 1 KiB).
+    Oversize(Bytes),
     /// The document is complete.
     Done,
     /// The input does not start with `{"Records":[` (treat it as newline-delimited instead).
@@ -25,10 +28,100 @@ pub enum Step {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
     Head,
-    Elements { first: bool },
+    Elements {
+        first: bool,
+    },
+    /// Dropping an oversize record's bytes until it ends.
+    Skipping(Skip),
     Tail,
     Done,
 }
+
+/// Where a skipped record's scan is: enough to find its end one chunk at a time, checking it
+/// exactly as [`value_end`] checks a record held whole (so where reads stop changes nothing).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Skip {
+    /// The closing bracket expected at each open level.
+    stack: [u8; MAX_DEPTH],
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// The record is a number or literal (not JSON CloudTrail writes, but it must be skipped
+    /// the same way).
+    literal: bool,
+}
+
+impl Default for Skip {
+    fn default() -> Skip {
+        Skip {
+            stack: [0; MAX_DEPTH],
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            literal: false,
+        }
+    }
+}
+
+impl Skip {
+    /// A scan of the record whose first byte is `first`.
+    fn new(first: u8) -> Skip {
+        Skip {
+            literal: !matches!(first, b'{' | b'[' | b'"'),
+            ..Skip::default()
+        }
+    }
+
+    /// Consumes `b`; returns the end of the record if it is in `b`.
+    fn advance(&mut self, b: &[u8]) -> Result<Option<usize>, &'static str> {
+        for (j, &c) in b.iter().enumerate() {
+            if self.literal {
+                match c {
+                    b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r' => return Ok(Some(j)),
+                    b'{' | b'[' | b'"' | b':' => return Err("unexpected character in a value"),
+                    _ => continue,
+                }
+            }
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if c == b'\\' {
+                    self.escaped = true;
+                } else if c == b'"' {
+                    self.in_string = false;
+                    if self.depth == 0 {
+                        return Ok(Some(j + 1));
+                    }
+                }
+                continue;
+            }
+            match c {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => {
+                    if self.depth == MAX_DEPTH {
+                        return Err("nesting too deep");
+                    }
+                    self.stack[self.depth] = if c == b'{' { b'}' } else { b']' };
+                    self.depth += 1;
+                }
+                b'}' | b']' => {
+                    if self.depth == 0 || self.stack[self.depth - 1] != c {
+                        return Err("mismatched bracket");
+                    }
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        return Ok(Some(j + 1));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// How much of an oversize record is kept for the dead letter.
+const OVERSIZE_SAMPLE: usize = 1024;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -61,6 +154,22 @@ impl RecordsSplitter {
                     Ok(None) | Err(()) => return Step::NotRecords,
                 },
                 State::Elements { first } => return self.elements(buf, first, eof),
+                State::Skipping(mut skip) => match skip.advance(buf) {
+                    Ok(Some(end)) => {
+                        let _ = buf.split_to(end);
+                        self.state = State::Elements { first: false };
+                    }
+                    Err(what) => return Step::Error(format!("{what} in an oversize record")),
+                    Ok(None) => {
+                        buf.clear();
+                        self.state = State::Skipping(skip);
+                        return if eof {
+                            Step::Error("unexpected end of file inside a record".into())
+                        } else {
+                            Step::NeedMore
+                        };
+                    }
+                },
                 State::Tail => {
                     let i = skip_ws(buf, 0);
                     return match buf.get(i) {
@@ -122,7 +231,15 @@ impl RecordsSplitter {
                 }
                 None => return self.partial(buf, pos, ranges, eof, first),
             }
+            let incomplete_and_over =
+                |e: &ScanError| e.incomplete && buf.len() - i > self.max_record;
             match value_end(buf, i) {
+                Ok(end) if end - i > self.max_record => {
+                    return self.oversize(buf, pos, ranges, i, Some(end));
+                }
+                Err(e) if incomplete_and_over(&e) => {
+                    return self.oversize(buf, pos, ranges, i, None);
+                }
                 Ok(end) => {
                     ranges.push(i as u32..end as u32);
                     pos = end;
@@ -133,18 +250,40 @@ impl RecordsSplitter {
                         return Step::Batch(chunk, ranges);
                     }
                 }
-                Err(e) if e.incomplete => {
-                    if buf.len() - i > self.max_record {
-                        return Step::Error(format!(
-                            "a record is larger than {} bytes",
-                            self.max_record
-                        ));
-                    }
-                    return self.partial(buf, pos, ranges, eof, first);
-                }
+                Err(e) if e.incomplete => return self.partial(buf, pos, ranges, eof, first),
                 Err(e) => return Step::Error(e.to_string()),
             }
         }
+    }
+
+    /// The record at `i` (ending at `end`, if it is all in `buf`) is over the limit: emits the
+    /// records before it first (it is found again at the start of the buffer next time), then
+    /// reports it and skips it.
+    fn oversize(
+        &mut self,
+        buf: &mut BytesMut,
+        pos: usize,
+        ranges: Vec<Range<u32>>,
+        i: usize,
+        end: Option<usize>,
+    ) -> Step {
+        self.state = State::Elements { first: false };
+        if !ranges.is_empty() {
+            let chunk = buf.split_to(pos).freeze();
+            return Step::Batch(chunk, ranges);
+        }
+        let known = end.unwrap_or(buf.len());
+        let sample = Bytes::copy_from_slice(&buf[i..known.min(i + OVERSIZE_SAMPLE)]);
+        match end {
+            Some(end) => {
+                let _ = buf.split_to(end);
+            }
+            None => {
+                self.state = State::Skipping(Skip::new(buf[i]));
+                let _ = buf.split_to(i);
+            }
+        }
+        Step::Oversize(sample)
     }
 
     /// Emits the complete records before `pos`, or asks for more input.
@@ -211,7 +350,12 @@ mod tests {
     use super::*;
 
     fn split_all(doc: &[u8], chunk: usize) -> (Vec<String>, Step) {
-        let mut s = RecordsSplitter::new(1 << 20, 40);
+        split_limited(doc, chunk, 1 << 20)
+    }
+
+    /// Records, with `OVERSIZE:<sample>` for each skipped one, and the final step.
+    fn split_limited(doc: &[u8], chunk: usize, max_record: usize) -> (Vec<String>, Step) {
+        let mut s = RecordsSplitter::new(max_record, 40);
         let mut buf = BytesMut::new();
         let mut out = Vec::new();
         let mut fed = 0;
@@ -231,9 +375,43 @@ mod tests {
                         );
                     }
                 }
+                Step::Oversize(sample) => {
+                    out.push(format!("OVERSIZE:{}", String::from_utf8_lossy(&sample)));
+                }
                 other => return (out, other),
             }
         }
+    }
+
+    #[test]
+    fn an_oversize_record_is_reported_and_the_rest_still_counts() {
+        let big = format!(r#"{{"big":"{}","n":[{{"x":"]}}\""}}]}}"#, "y".repeat(100));
+        let doc = format!(
+            r#"{{"Records":[{{"a":1}}, {big} ,{{"b":2}},"{}",{{"c":3}}]}}"#,
+            "s".repeat(80)
+        );
+        for chunk in [1, 2, 5, 16, 64, 1000] {
+            let (records, end) = split_limited(doc.as_bytes(), chunk, 50);
+            assert!(matches!(end, Step::Done), "chunk {chunk}: {end:?}");
+            let samples: Vec<&str> = records.iter().map(String::as_str).collect();
+            assert_eq!(samples.len(), 5, "chunk {chunk}: {samples:?}");
+            assert_eq!(samples[0], r#"{"a":1}"#);
+            assert!(
+                samples[1].starts_with(r#"OVERSIZE:{"big":"yyy"#),
+                "{chunk}: {samples:?}"
+            );
+            assert_eq!(samples[2], r#"{"b":2}"#);
+            assert!(
+                samples[3].starts_with(r#"OVERSIZE:"sss"#),
+                "{chunk}: {samples:?}"
+            );
+            assert_eq!(samples[4], r#"{"c":3}"#);
+        }
+        // Cut off inside the oversize record: an error after the records before it.
+        let cut = &doc.as_bytes()[..40];
+        let (records, end) = split_limited(cut, 7, 20);
+        assert_eq!(records[0], r#"{"a":1}"#);
+        assert!(matches!(end, Step::Error(_)), "{end:?}");
     }
 
     #[test]

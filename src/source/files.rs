@@ -121,7 +121,7 @@ pub fn read_file(path: &Path, ctx: &Context) -> io::Result<()> {
         Box::new(CountingReader::new(raw, ctx))
     };
     let mut buf = BytesMut::with_capacity(2 * CHUNK);
-    let mut splitter = RecordsSplitter::new(ctx.max_event_bytes.max(1 << 20), TARGET_BATCH);
+    let mut splitter = RecordsSplitter::new(ctx.max_event_bytes, TARGET_BATCH);
     let mut eof = false;
     loop {
         match splitter.next(&mut buf, eof) {
@@ -138,6 +138,7 @@ pub fn read_file(path: &Path, ctx: &Context) -> io::Result<()> {
                     return Ok(());
                 }
             }
+            Step::Oversize(sample) => ctx.oversize(SOURCE, sample),
             Step::Done => return Ok(()),
             Step::NotRecords => return read_rest_as_lines(reader, buf, ctx),
             Step::Error(message) => {

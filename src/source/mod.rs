@@ -39,10 +39,10 @@ pub struct Context {
 }
 
 impl Context {
-    /// Counts (and dead-letters a sample of) a line dropped for being too long.
+    /// Counts (and dead-letters a sample of) a line or record dropped for being too long.
     pub fn oversize(&self, source: SourceKind, sample: Bytes) {
         let detail = format!(
-            "line longer than --max-event-bytes {} (discarded; first {} bytes kept)",
+            "event longer than --max-event-bytes {} (discarded; first {} bytes kept)",
             self.max_event_bytes,
             sample.len()
         );

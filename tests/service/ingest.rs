@@ -300,6 +300,60 @@ fn files_backfill_records_gz_ndjson_and_folders() {
 }
 
 #[test]
+fn files_backfill_skips_an_oversize_record_and_counts_the_rest() {
+    let dir = TempDir::new("files-oversize");
+    let mut big = failed_login();
+    // Over the default 1 MiB limit and far larger than one read from the gzip stream, so the
+    // record is skipped as it streams past, not held whole (this used to end the file there).
+    big["requestParameters"] = json!({ "policy": "x".repeat(3_000_000) });
+    let mut records = vec![failed_login(); 50];
+    records.insert(20, big);
+    records.extend(vec![routine(); 50]);
+    let doc = json!({ "Records": records }).to_string();
+    std::fs::write(dir.path("trail.json.gz"), gzip(doc.as_bytes())).unwrap();
+    let out = dir.path("m.prom");
+    let dead = dir.path("dead.ndjson");
+    let (status, _, err) = run_to_end(
+        &[
+            "--files",
+            dir.path("trail.json.gz").to_str().unwrap(),
+            "--dead-letter",
+            dead.to_str().unwrap(),
+            "--metrics-addr",
+            "none",
+            "--metrics-out",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(status.success(), "{err}");
+    let s = Scrape::parse(&read(&out));
+    assert_eq!(
+        s.get(SIGNIN_FAILURES, &filter("console_signin_failure_metric")),
+        Some(50.0),
+        "{}",
+        s.dump("trailwatch")
+    );
+    assert_eq!(
+        s.get(
+            "trailwatch_events_rejected_total",
+            &[("reason", "oversize")]
+        ),
+        Some(1.0),
+        "{}",
+        s.dump("trailwatch")
+    );
+    assert_eq!(s.sum("trailwatch_events_rejected_total"), 1.0);
+    assert_eq!(
+        s.get("trailwatch_events_received_total", &[("source", "files")]),
+        Some(101.0)
+    );
+    let dead = read(&dead);
+    assert_eq!(dead.lines().count(), 1, "{dead}");
+    assert!(dead.contains("oversize"), "{dead}");
+}
+
+#[test]
 fn tcp_many_connections_and_oversize_lines() {
     let svc = Service::start(&[
         "--tcp",
