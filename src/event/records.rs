@@ -179,10 +179,22 @@ impl RecordsSplitter {
                             continue;
                         }
                         // Other members after Records are not CloudTrail's; skip them.
+                        // They are held whole to be skipped, so they are held to the record
+                        // limit (whether or not they arrived in one read).
                         Some(b',') => match skip_member(buf, i + 1) {
+                            Ok(end) if end - i > self.max_record => Step::Error(format!(
+                                "a member after the Records array is over {} bytes",
+                                self.max_record
+                            )),
                             Ok(end) => {
                                 let _ = buf.split_to(end);
                                 continue;
+                            }
+                            Err(e) if e.incomplete && buf.len() - i > self.max_record => {
+                                Step::Error(format!(
+                                    "a member after the Records array is over {} bytes",
+                                    self.max_record
+                                ))
                             }
                             Err(e) if e.incomplete && !eof => Step::NeedMore,
                             Err(e) => Step::Error(e.to_string()),
@@ -406,6 +418,13 @@ mod tests {
                 "{chunk}: {samples:?}"
             );
             assert_eq!(samples[4], r#"{"c":3}"#);
+        }
+        // Other members after the array are held to the limit too.
+        let tail = format!(r#"{{"Records":[{{"a":1}}],"other":"{}"}}"#, "o".repeat(60));
+        for chunk in [1, 9, 1000] {
+            let (records, end) = split_limited(tail.as_bytes(), chunk, 50);
+            assert_eq!(records, [r#"{"a":1}"#], "chunk {chunk}");
+            assert!(matches!(end, Step::Error(_)), "chunk {chunk}: {end:?}");
         }
         // Cut off inside the oversize record: an error after the records before it.
         let cut = &doc.as_bytes()[..40];
