@@ -43,8 +43,8 @@ pub fn load(file: &Arc<SourceFile>) -> Result<Vec<FilterSpec>, ConfigError> {
     let (path, text) = (file.path.as_path(), file.text.as_str());
     let doc: Document = serde_json::from_str(text).map_err(|e| ConfigError {
         file: Some(path.to_owned()),
-        // serde_json counts columns from 1 but reports 0 at the end of a line or an empty
-        // file; point at the first column then.
+        // serde_json counts columns from 1 but reports 0 when the input ends right after a
+        // newline (or is empty); point at the first column then.
         position: (e.line() > 0).then(|| (e.line(), e.column().max(1))),
         message: format!("not a describe-metric-filters document: {e}"),
     })?;

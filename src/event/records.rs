@@ -123,6 +123,9 @@ impl Skip {
 /// How much of an oversize record is kept for the dead letter.
 const OVERSIZE_SAMPLE: usize = 1024;
 
+/// The most bytes before the records (`{"Records":[` and whitespace) of a delivery file.
+const HEAD_LIMIT: usize = 64 << 10;
+
 /// See the module docs.
 #[derive(Debug)]
 pub struct RecordsSplitter {
@@ -145,7 +148,11 @@ impl RecordsSplitter {
     pub fn next(&mut self, buf: &mut BytesMut, eof: bool) -> Step {
         loop {
             match self.state {
+                // The head is short; a file that is mostly whitespace before it is not a
+                // delivery file (and must not be buffered whole to find out).
                 State::Head => match head(buf) {
+                    Ok(Some(end)) if end > HEAD_LIMIT => return Step::NotRecords,
+                    Ok(None) if buf.len() > HEAD_LIMIT => return Step::NotRecords,
                     Ok(Some(end)) => {
                         let _ = buf.split_to(end);
                         self.state = State::Elements { first: true };
@@ -171,7 +178,9 @@ impl RecordsSplitter {
                     }
                 },
                 State::Tail => {
-                    let i = skip_ws(buf, 0);
+                    // Whitespace is dropped as it comes, so it cannot pile up.
+                    let _ = buf.split_to(skip_ws(buf, 0));
+                    let i = 0;
                     return match buf.get(i) {
                         Some(b'}') => {
                             let _ = buf.split_to(i + 1);
@@ -237,9 +246,8 @@ impl RecordsSplitter {
                 Some(b',') if !first => i = skip_ws(buf, i + 1),
                 Some(_) if first => {}
                 Some(_) => {
-                    return Step::Error(format!(
-                        "expected ',' or ']' at byte {i} of the Records array"
-                    ));
+                    let message = "expected ',' or ']' after a record of the Records array";
+                    return self.fail(buf, pos, ranges, message.into());
                 }
                 None => return self.partial(buf, pos, ranges, eof, first),
             }
@@ -250,6 +258,12 @@ impl RecordsSplitter {
                     return self.oversize(buf, pos, ranges, i, Some(end));
                 }
                 Err(e) if incomplete_and_over(&e) => {
+                    return self.oversize(buf, pos, ranges, i, None);
+                }
+                // Malformed past the limit: read in pieces, the record would be reported as
+                // oversize before the fault came in; report it so here too (skipping it then
+                // finds the same fault).
+                Err(e) if e.at.saturating_sub(i) > self.max_record => {
                     return self.oversize(buf, pos, ranges, i, None);
                 }
                 Ok(end) => {
@@ -263,7 +277,7 @@ impl RecordsSplitter {
                     }
                 }
                 Err(e) if e.incomplete => return self.partial(buf, pos, ranges, eof, first),
-                Err(e) => return Step::Error(e.to_string()),
+                Err(e) => return self.fail(buf, pos, ranges, e.to_string()),
             }
         }
     }
@@ -298,6 +312,24 @@ impl RecordsSplitter {
         Step::Oversize(sample)
     }
 
+    /// Input is malformed after the records before `pos`: they are emitted first (the fault is
+    /// found again at the start of the buffer next time), so what counts does not depend on
+    /// where reads stopped.
+    fn fail(
+        &mut self,
+        buf: &mut BytesMut,
+        pos: usize,
+        ranges: Vec<Range<u32>>,
+        message: String,
+    ) -> Step {
+        if ranges.is_empty() {
+            return Step::Error(message);
+        }
+        self.state = State::Elements { first: false };
+        let chunk = buf.split_to(pos).freeze();
+        Step::Batch(chunk, ranges)
+    }
+
     /// Emits the complete records before `pos`, or asks for more input.
     fn partial(
         &mut self,
@@ -313,10 +345,19 @@ impl RecordsSplitter {
             return Step::Batch(chunk, ranges);
         }
         if eof {
-            Step::Error("unexpected end of file inside the Records array".into())
-        } else {
-            Step::NeedMore
+            return Step::Error("unexpected end of file inside the Records array".into());
         }
+        // Keep only what matters of the separator (a comma, if one was read), so whitespace
+        // between records cannot pile up across reads.
+        let i = skip_ws(buf, 0);
+        if buf.get(i) == Some(&b',') {
+            let j = skip_ws(buf, i + 1);
+            let _ = buf.split_to(j - 1);
+            buf[0] = b',';
+        } else {
+            let _ = buf.split_to(i);
+        }
+        Step::NeedMore
     }
 }
 
@@ -426,11 +467,65 @@ mod tests {
             assert_eq!(records, [r#"{"a":1}"#], "chunk {chunk}");
             assert!(matches!(end, Step::Error(_)), "chunk {chunk}: {end:?}");
         }
+        // A record malformed past the limit is reported as oversize however it is read (the
+        // skip then finds the fault), and records before a malformed one always count.
+        for chunk in [1, 3, 1000] {
+            let (records, end) = split_limited(br#"{"Records":[{"a":"0123456789"]]}"#, chunk, 10);
+            assert_eq!(records.len(), 1, "chunk {chunk}: {records:?}");
+            assert!(records[0].starts_with("OVERSIZE:"), "chunk {chunk}");
+            assert!(matches!(end, Step::Error(_)), "chunk {chunk}: {end:?}");
+            let (records, end) = split_limited(br#"{"Records":[{"a":1},{"b":1]]}"#, chunk, 50);
+            assert_eq!(records, [r#"{"a":1}"#], "chunk {chunk}");
+            assert!(matches!(end, Step::Error(_)), "chunk {chunk}: {end:?}");
+        }
         // Cut off inside the oversize record: an error after the records before it.
         let cut = &doc.as_bytes()[..40];
         let (records, end) = split_limited(cut, 7, 20);
         assert_eq!(records[0], r#"{"a":1}"#);
         assert!(matches!(end, Step::Error(_)), "{end:?}");
+    }
+
+    #[test]
+    fn whitespace_does_not_pile_up_between_reads() {
+        let spaces = vec![b' '; 4096];
+        let mut s = RecordsSplitter::new(1 << 10, 40);
+        let mut buf = BytesMut::new();
+        let mut records = 0;
+        let parts: [&[u8]; 6] = [
+            b"{\"Records\":[",
+            b"{\"a\":1}",
+            b" ,",
+            b"{\"b\":2}",
+            b"]",
+            b"}",
+        ];
+        for part in parts {
+            buf.extend_from_slice(part);
+            // A megabyte of whitespace after every token, read 4 KiB at a time.
+            for _ in 0..256 {
+                buf.extend_from_slice(&spaces);
+                loop {
+                    match s.next(&mut buf, false) {
+                        Step::NeedMore => break,
+                        Step::Batch(_, r) => records += r.len(),
+                        other => panic!("{other:?}"),
+                    }
+                }
+                assert!(buf.len() <= 8192, "{} bytes held", buf.len());
+            }
+        }
+        loop {
+            match s.next(&mut buf, true) {
+                Step::Batch(_, r) => records += r.len(),
+                Step::Done => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(records, 2);
+        // Leading whitespace is only the head's: past its limit, not a delivery file.
+        let mut s = RecordsSplitter::new(1 << 10, 40);
+        let mut buf = BytesMut::from(&vec![b' '; HEAD_LIMIT + 1][..]);
+        assert!(matches!(s.next(&mut buf, false), Step::NotRecords));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Fuzz target: a `describe-metric-filters` file, loaded and compiled as at start-up. Any text
-//! must give filters or an error that names a position inside the file — never a panic.
+//! must give filters or an error with a message, whose position (when it has one) is a line of
+//! the file and a column from 1 — never a panic.
 #![no_main]
 
 use std::sync::Arc;

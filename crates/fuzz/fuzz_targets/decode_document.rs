@@ -1,7 +1,7 @@
 //! Fuzz target: a document through the decoder (every envelope, base64 + gzip, shippers' string
 //! wrappers, nesting) and, framed as an HTTP body and as lines, through a worker with the CIS
 //! pack. Nothing may panic, and every event handed on must be UTF-8 (the evaluator and the
-//! sinks rely on it) and no larger than the decoder's limit.
+//! sinks rely on it); decoded content (gunzipped, unescaped) stays within the decoder's limit.
 #![no_main]
 
 use std::cell::RefCell;
