@@ -24,7 +24,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine as _;
 
 use super::decompress::{Coding, decompress, is_gzip};
-use super::json_scan::{self, elements, members, skip_ws, unescape};
+use super::json_scan::{self, elements, members, skip_ws, trim, unescape};
 use super::{EnvelopeKind, RejectReason};
 
 /// The most nested envelopes followed (a wrapper holding a Records file is depth 2).
@@ -377,15 +377,6 @@ fn bare(doc: &[u8], out: &mut dyn Output) {
             "the JSON object is not closed (truncated?)",
         );
     }
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let start = skip_ws(b, 0);
-    let mut end = b.len();
-    while end > start && matches!(b[end - 1], b' ' | b'\t' | b'\n' | b'\r') {
-        end -= 1;
-    }
-    &b[start..end]
 }
 
 /// The top-level members of an object that decide its envelope.

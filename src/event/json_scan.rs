@@ -45,6 +45,16 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// `b` without JSON whitespace at either end.
+pub fn trim(b: &[u8]) -> &[u8] {
+    let start = skip_ws(b, 0);
+    let mut end = b.len();
+    while end > start && matches!(b[end - 1], b' ' | b'\t' | b'\n' | b'\r') {
+        end -= 1;
+    }
+    &b[start..end]
+}
+
 /// End (exclusive) of the string whose opening quote is at `i`.
 #[inline]
 pub fn string_end(b: &[u8], i: usize) -> Result<usize, ScanError> {

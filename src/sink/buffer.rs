@@ -151,34 +151,20 @@ impl MemoryBuffer {
         max_bytes: usize,
         linger: Duration,
     ) -> Option<Chunk> {
-        let mut since: Option<Instant> = None;
-        loop {
-            let notified = self.data.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let mut s = self.lock();
-                let (events, bytes) = available(&s);
-                let full = events >= max_events || bytes >= max_bytes;
-                let lingered = since.is_some_and(|t| t.elapsed() >= linger);
-                if events > 0 && (full || lingered || s.closed) {
-                    return Some(take_from(&mut s, max_events, max_bytes));
-                }
-                if events == 0 && s.closed {
-                    return None;
-                }
-                if events > 0 && since.is_none() {
-                    since = Some(Instant::now());
-                }
-            }
-            match since {
-                Some(t) => {
-                    let left = linger.saturating_sub(t.elapsed());
-                    let _ = tokio::time::timeout(left, notified).await;
-                }
-                None => notified.await,
-            }
-        }
+        let limits = Limits {
+            max_events,
+            max_bytes,
+            linger,
+        };
+        take_lingering(&self.data, limits, None, |due| {
+            let mut s = self.lock();
+            let (events, bytes) = available(&s);
+            let closed = s.closed;
+            due.look(events, bytes, closed, || {
+                take_from(&mut s, max_events, max_bytes)
+            })
+        })
+        .await
     }
 
     /// Marks a chunk's events finished, releasing entries that are wholly done; each released
@@ -302,4 +288,96 @@ pub(super) fn take_chunk<'a>(
         }
     }
     Chunk { parts }
+}
+
+/// How a buffer's events are cut into chunks.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    /// Most events per chunk.
+    pub max_events: usize,
+    /// About the most bytes per chunk.
+    pub max_bytes: usize,
+    /// How long the first waiting event waits for a chunk to fill.
+    pub linger: Duration,
+}
+
+/// What a look at a buffer found, for [`take_lingering`].
+pub(super) enum Look {
+    /// A chunk to hand out.
+    Chunk(Chunk),
+    /// Closed and empty: no chunk will come.
+    Closed,
+    /// Events wait for their chunk to fill or to linger long enough.
+    Filling,
+    /// Nothing to send yet.
+    Empty,
+}
+
+/// The policy both buffers follow, given to their look at the buffer.
+pub(super) struct Due {
+    limits: Limits,
+    lingered: bool,
+}
+
+impl Due {
+    /// Whether to hand out a chunk (made by `take`): once full, once the first event has
+    /// lingered long enough, or at close.
+    pub(super) fn look(
+        &self,
+        events: usize,
+        bytes: usize,
+        closed: bool,
+        take: impl FnOnce() -> Chunk,
+    ) -> Look {
+        let full = events >= self.limits.max_events || bytes >= self.limits.max_bytes;
+        if events > 0 && (full || self.lingered || closed) {
+            Look::Chunk(take())
+        } else if events == 0 && closed {
+            Look::Closed
+        } else if events > 0 {
+            Look::Filling
+        } else {
+            Look::Empty
+        }
+    }
+}
+
+/// Waits for a buffer's next chunk: `look` inspects the buffer under its own lock, and is
+/// called again on every notification of `data`, when the linger time is up, and, if `poll`
+/// is set, every `poll` while idle. `None` once the buffer is closed and empty.
+pub(super) async fn take_lingering(
+    data: &tokio::sync::Notify,
+    limits: Limits,
+    poll: Option<Duration>,
+    mut look: impl FnMut(&Due) -> Look,
+) -> Option<Chunk> {
+    let mut since: Option<Instant> = None;
+    loop {
+        let notified = data.notified();
+        tokio::pin!(notified);
+        // Registered before looking, so a push between the look and the wait is not missed.
+        notified.as_mut().enable();
+        let due = Due {
+            limits,
+            lingered: since.is_some_and(|t| t.elapsed() >= limits.linger),
+        };
+        match look(&due) {
+            Look::Chunk(chunk) => return Some(chunk),
+            Look::Closed => return None,
+            Look::Filling => {
+                since.get_or_insert_with(Instant::now);
+            }
+            Look::Empty => {}
+        }
+        match (since, poll) {
+            (Some(t), _) => {
+                let left = limits.linger.saturating_sub(t.elapsed());
+                let _ = tokio::time::timeout(left, notified).await;
+            }
+            (None, Some(every)) => {
+                let _ = tokio::time::timeout(every, notified).await;
+            }
+            (None, None) => notified.await,
+        }
+    }
 }

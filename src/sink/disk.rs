@@ -14,9 +14,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::buffer::{Chunk, Pushed, not_handed, take_chunk};
+use super::buffer::{Chunk, Limits, Pushed, not_handed, take_chunk, take_lingering};
 use super::spec::WhenFull;
 use super::{OutBatch, OutEvent};
 
@@ -271,40 +271,24 @@ impl DiskBuffer {
         max_bytes: usize,
         linger: Duration,
     ) -> Option<Chunk> {
-        let mut since: Option<Instant> = None;
-        loop {
-            let notified = self.data.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let mut r = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-                self.fill(&mut r);
-                let (events, bytes) = not_handed(r.window.iter().map(|l| (&*l.batch, l.handed)));
-                let closed = self.closed.load(Ordering::Acquire);
-                let lingered = since.is_some_and(|t| t.elapsed() >= linger);
-                if events > 0 && (events >= max_events || bytes >= max_bytes || lingered || closed)
-                {
-                    return Some(take_window(&mut r, max_events, max_bytes));
-                }
-                if events == 0 && closed {
-                    return None;
-                }
-                if events > 0 && since.is_none() {
-                    since = Some(Instant::now());
-                }
-            }
-            match since {
-                Some(t) => {
-                    let _ =
-                        tokio::time::timeout(linger.saturating_sub(t.elapsed()), notified).await;
-                }
-                None => {
-                    // Also wake now and then: records may have been written by another process
-                    // generation (recovery) without a notification.
-                    let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
-                }
-            }
-        }
+        let limits = Limits {
+            max_events,
+            max_bytes,
+            linger,
+        };
+        // Also look now and then while idle: records may have been written by another process
+        // generation (recovery) without a notification.
+        let poll = Some(Duration::from_millis(500));
+        take_lingering(&self.data, limits, poll, |due| {
+            let mut r = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+            self.fill(&mut r);
+            let (events, bytes) = not_handed(r.window.iter().map(|l| (&*l.batch, l.handed)));
+            let closed = self.closed.load(Ordering::Acquire);
+            due.look(events, bytes, closed, || {
+                take_window(&mut r, max_events, max_bytes)
+            })
+        })
+        .await
     }
 
     /// Marks a chunk delivered; persists the new acknowledged position and deletes segments that

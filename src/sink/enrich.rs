@@ -12,7 +12,7 @@ use std::ops::Range;
 use super::OutBatch;
 use crate::event::EnvelopeKind;
 use crate::event::envelope::Event;
-use crate::event::json_scan::{members, skip_ws, unescape};
+use crate::event::json_scan::{members, skip_ws, trim, unescape};
 
 /// What enrichment adds, and what metadata to record.
 #[derive(Debug, Clone)]
@@ -196,15 +196,6 @@ impl Enricher {
                 == Some("true");
         flag(out, "mfa", mfa);
     }
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let start = skip_ws(b, 0);
-    let mut end = b.len();
-    while end > start && matches!(b[end - 1], b' ' | b'\t' | b'\n' | b'\r') {
-        end -= 1;
-    }
-    &b[start..end]
 }
 
 fn object_is_empty(doc: &[u8]) -> bool {

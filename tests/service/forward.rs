@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -404,10 +404,7 @@ fn a_flaky_receiver_that_goes_away_still_gets_every_event() {
 #[test]
 fn the_disk_buffer_survives_kill_9() {
     // Nothing listens on the port yet: every delivery fails, events wait on disk.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let port = free_addr();
     let dir = TempDir::new("kill9");
     let cfg = config(
         &dir,
@@ -426,13 +423,7 @@ fn the_disk_buffer_survives_kill_9() {
     ]);
     let all = events(600);
     for chunk in all.chunks(100) {
-        let r = http(
-            svc.http[0],
-            "POST",
-            "/",
-            &[("Content-Type", "application/x-ndjson")],
-            &ndjson(chunk),
-        );
+        let r = post_ndjson(svc.http[0], &ndjson(chunk));
         assert_eq!(r.status, 200, "accepted means on disk: {}", r.text());
     }
     svc.signal("KILL");
@@ -460,28 +451,39 @@ fn the_disk_buffer_survives_kill_9() {
     );
 }
 
-#[test]
-fn a_full_buffer_drops_newest_exactly_as_counted() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let dir = TempDir::new("drop");
+/// A service with one HTTP sink, "small", to `port` (where nothing listens yet), whose buffer
+/// is `buffer` (TOML), fed 1000 events over TCP.
+fn small_sink_fed_1000(dir: &TempDir, port: SocketAddr, buffer: &str, extra: &[&str]) -> Service {
     let cfg = config(
-        &dir,
+        dir,
         &format!(
-            "[[sinks]]\nname = \"small\"\ntype = \"http\"\nurl = \"http://{port}/\"\nbuffer = {{ max_events = 100, when_full = \"drop_newest\" }}\nretry = {{ initial_backoff = \"20ms\", max_backoff = \"100ms\" }}\nbatch = {{ max_events = 10, timeout = \"20ms\" }}\n"
+            "[[sinks]]\nname = \"small\"\ntype = \"http\"\nurl = \"http://{port}/\"\nbuffer = {{ {buffer} }}\nretry = {{ initial_backoff = \"20ms\", max_backoff = \"100ms\" }}\nbatch = {{ max_events = 10, timeout = \"20ms\" }}\n"
         ),
     );
-    let svc = Service::start(&[
+    let mut args = vec![
         "--config",
         &cfg,
         "--tcp",
         "127.0.0.1:0",
         "--metrics-addr",
         "127.0.0.1:0",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let svc = Service::start(&args);
     send_tcp(&svc, &events(1000));
+    svc
+}
+
+#[test]
+fn a_full_buffer_drops_newest_exactly_as_counted() {
+    let port = free_addr();
+    let dir = TempDir::new("drop");
+    let svc = small_sink_fed_1000(
+        &dir,
+        port,
+        r#"max_events = 100, when_full = "drop_newest""#,
+        &[],
+    );
     let s = svc.wait_for(
         "trailwatch_events_received_total",
         &[("source", "tcp")],
@@ -522,28 +524,14 @@ fn a_full_buffer_drops_newest_exactly_as_counted() {
 
 #[test]
 fn a_full_buffer_blocks_and_loses_nothing() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let port = free_addr();
     let dir = TempDir::new("block");
-    let cfg = config(
+    let svc = small_sink_fed_1000(
         &dir,
-        &format!(
-            "[[sinks]]\nname = \"small\"\ntype = \"http\"\nurl = \"http://{port}/\"\nbuffer = {{ max_events = 50, when_full = \"block\" }}\nretry = {{ initial_backoff = \"20ms\", max_backoff = \"100ms\" }}\nbatch = {{ max_events = 10, timeout = \"20ms\" }}\n"
-        ),
+        port,
+        r#"max_events = 50, when_full = "block""#,
+        &["--threads", "1"],
     );
-    let svc = Service::start(&[
-        "--config",
-        &cfg,
-        "--tcp",
-        "127.0.0.1:0",
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--threads",
-        "1",
-    ]);
-    send_tcp(&svc, &events(1000));
     std::thread::sleep(Duration::from_secs(2));
     let s = svc.scrape();
     let buffered = s

@@ -245,6 +245,24 @@ impl Response {
     }
 }
 
+/// POSTs an NDJSON body to `/`.
+pub fn post_ndjson(addr: SocketAddr, body: &[u8]) -> Response {
+    http(
+        addr,
+        "POST",
+        "/",
+        &[("Content-Type", "application/x-ndjson")],
+        body,
+    )
+}
+
+/// A loopback address nothing listens on (a receiver can be started on it later).
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("an ephemeral port")
+}
+
 /// One HTTP/1.1 request (`Connection: close`).
 pub fn http(
     addr: SocketAddr,

@@ -191,13 +191,7 @@ fn every_case_via_tcp() {
 fn every_case_via_http() {
     for case in cases() {
         let svc = Service::start(&["--http", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"]);
-        let r = http(
-            svc.http[0],
-            "POST",
-            "/",
-            &[("Content-Type", "application/x-ndjson")],
-            &case.input,
-        );
+        let r = post_ndjson(svc.http[0], &case.input);
         assert_eq!(r.status, 200, "{}: {}", case.name, r.text());
         let scrape = svc.wait_for(
             "trailwatch_events_received_total",

@@ -40,13 +40,7 @@ metric_name = "Reads"
         "127.0.0.1:0",
     ]);
     let send = |events: &[serde_json::Value]| {
-        let r = http(
-            svc.http[0],
-            "POST",
-            "/",
-            &[("Content-Type", "application/x-ndjson")],
-            &ndjson(events),
-        );
+        let r = post_ndjson(svc.http[0], &ndjson(events));
         assert_eq!(r.status, 200);
     };
     send(&[failed_login(), failed_login(), routine()]);
@@ -151,13 +145,7 @@ fn sigterm_finishes_every_accepted_event_and_exits_zero() {
     let body = ndjson(&(0..20).map(heavy_event).collect::<Vec<_>>());
     let mut accepted = 0.0;
     for _ in 0..30 {
-        let r = http(
-            svc.http[0],
-            "POST",
-            "/",
-            &[("Content-Type", "application/x-ndjson")],
-            &body,
-        );
+        let r = post_ndjson(svc.http[0], &body);
         if r.status == 200 {
             accepted += 20.0;
         }
@@ -207,13 +195,7 @@ fn backpressure_answers_503_with_retry_after_and_loses_nothing() {
                 for _ in 0..10 {
                     // Retry like Vector and Fluent Bit do, honouring Retry-After (shortened here).
                     for attempt in 0.. {
-                        let r = http(
-                            addr,
-                            "POST",
-                            "/",
-                            &[("Content-Type", "application/x-ndjson")],
-                            &body,
-                        );
+                        let r = post_ndjson(addr, &body);
                         if r.status == 200 {
                             break;
                         }

@@ -3,19 +3,10 @@
 //! TRAILWATCH_SKIP_PROMETHEUS=1 to skip this test on a machine without it.
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Killed(std::process::Child);
 
@@ -76,7 +67,7 @@ fn a_real_prometheus_scrapes_the_counters() {
         "{}",
         String::from_utf8_lossy(&check.stdout)
     );
-    let port = free_port();
+    let port = free_addr().port();
     let _prom = Killed(
         Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))

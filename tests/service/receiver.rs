@@ -184,6 +184,30 @@ fn connection(stream: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, shared:
     }
 }
 
+/// What one `read_line` on a connection with a read timeout gave.
+enum Line {
+    Read,
+    /// The timeout passed with nothing to read: look at the flags, then try again.
+    Idle,
+    Closed,
+}
+
+fn read_line(reader: &mut impl BufRead, line: &mut String) -> Line {
+    match reader.read_line(line) {
+        Ok(0) => Line::Closed,
+        Ok(_) => Line::Read,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Line::Idle
+        }
+        Err(_) => Line::Closed,
+    }
+}
+
 fn serve<S: Read + Write>(stream: S, shared: &Shared) {
     let mut reader = BufReader::new(stream);
     let idle_since = Instant::now();
@@ -192,18 +216,10 @@ fn serve<S: Read + Write>(stream: S, shared: &Shared) {
             return;
         }
         let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue;
-            }
-            Err(_) => return,
+        match read_line(&mut reader, &mut line) {
+            Line::Read => {}
+            Line::Idle => continue,
+            Line::Closed => return,
         }
         let mut parts = line.split_whitespace();
         let method = parts.next().unwrap_or("").to_owned();
@@ -211,18 +227,10 @@ fn serve<S: Read + Write>(stream: S, shared: &Shared) {
         let mut headers = Vec::new();
         loop {
             let mut h = String::new();
-            match reader.read_line(&mut h) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue;
-                }
-                Err(_) => return,
+            match read_line(&mut reader, &mut h) {
+                Line::Read => {}
+                Line::Idle => continue,
+                Line::Closed => return,
             }
             let h = h.trim_end();
             if h.is_empty() {
