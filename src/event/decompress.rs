@@ -1,6 +1,6 @@
 //! Decompression with a hard output limit (a gzip bomb stops at the limit, not at the heap's end).
 
-use std::io::Read;
+use std::io::{self, BufRead, Read};
 
 /// A content coding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,20 @@ pub fn is_gzip(b: &[u8]) -> bool {
 /// Whether `b` starts with the zstd magic number.
 pub fn is_zstd(b: &[u8]) -> bool {
     b.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+}
+
+/// A stream decompressed as its magic number says (gzip, including concatenated members, or
+/// zstd); any other stream is returned as it is. Only looks at buffered bytes, so nothing is
+/// consumed from `input` to find out.
+pub fn sniffed<'a, R: BufRead + 'a>(mut input: R) -> io::Result<Box<dyn Read + 'a>> {
+    let head = input.fill_buf()?;
+    Ok(if is_gzip(head) {
+        Box::new(flate2::read::MultiGzDecoder::new(input))
+    } else if is_zstd(head) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(input)?)
+    } else {
+        Box::new(input)
+    })
 }
 
 /// Decompresses `input` into `out` (cleared first), failing past `limit` output bytes.

@@ -6,7 +6,9 @@ use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
 
+use super::framing::{Frame, Framer, LineFramer, OVERSIZE_SAMPLE};
 use super::json_scan::{MAX_DEPTH, ScanError, skip_ws, string_end, value_end};
+use super::{Framing, RejectReason};
 
 /// What [`RecordsSplitter::next`] produced.
 #[derive(Debug)]
@@ -119,9 +121,6 @@ impl Skip {
         Ok(None)
     }
 }
-
-/// How much of an oversize record is kept for the dead letter.
-const OVERSIZE_SAMPLE: usize = 1024;
 
 /// The most bytes before the records (`{"Records":[` and whitespace) of a delivery file.
 const HEAD_LIMIT: usize = 64 << 10;
@@ -358,6 +357,69 @@ impl RecordsSplitter {
             let _ = buf.split_to(i);
         }
         Step::NeedMore
+    }
+}
+
+/// How much of a malformed document is kept for the dead letter.
+const REJECT_SAMPLE: usize = 4096;
+
+/// Framing for delivery files: a `{"Records":[…]}` document is split record by record as it
+/// streams; any other input is newline-delimited events. A malformed document ends the input
+/// (reported once, with its start); the records before the fault still count.
+#[derive(Debug)]
+pub struct DocumentFramer {
+    mode: Mode,
+    max_record: usize,
+}
+
+#[derive(Debug)]
+enum Mode {
+    Records(RecordsSplitter),
+    Lines(LineFramer),
+    Failed,
+}
+
+impl DocumentFramer {
+    /// `max_record`: the largest record (or line) accepted; `target_batch`: bytes per batch.
+    pub fn new(max_record: usize, target_batch: usize) -> DocumentFramer {
+        DocumentFramer {
+            mode: Mode::Records(RecordsSplitter::new(max_record, target_batch)),
+            max_record,
+        }
+    }
+}
+
+impl Framer for DocumentFramer {
+    fn next(&mut self, buf: &mut BytesMut, eof: bool) -> Frame {
+        loop {
+            let splitter = match &mut self.mode {
+                Mode::Lines(lines) => return lines.next(buf, eof),
+                Mode::Failed => {
+                    buf.clear();
+                    return Frame::Done;
+                }
+                Mode::Records(s) => s,
+            };
+            return match splitter.next(buf, eof) {
+                Step::NeedMore => Frame::NeedMore,
+                Step::Batch(data, ranges) => Frame::Batch(data, Framing::Documents(ranges)),
+                Step::Oversize(sample) => Frame::Oversize(sample),
+                Step::Done => Frame::Done,
+                Step::NotRecords => {
+                    self.mode = Mode::Lines(LineFramer::new(self.max_record));
+                    continue;
+                }
+                Step::Error(detail) => {
+                    let sample = Bytes::copy_from_slice(&buf[..buf.len().min(REJECT_SAMPLE)]);
+                    self.mode = Mode::Failed;
+                    Frame::Reject {
+                        reason: RejectReason::InvalidEnvelope,
+                        detail,
+                        sample,
+                    }
+                }
+            };
+        }
     }
 }
 

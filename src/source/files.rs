@@ -7,18 +7,16 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use bytes::BytesMut;
-
 use super::Context;
-use crate::event::decompress::{is_gzip, is_zstd};
-use crate::event::framing::LineFramer;
-use crate::event::records::{RecordsSplitter, Step};
-use crate::event::{Batch, Framing, RejectReason, SourceKind};
+use super::pump::{Counted, Pump};
+use crate::event::decompress::sniffed;
+use crate::event::records::DocumentFramer;
+use crate::event::{RejectReason, SourceKind};
 
 const SOURCE: SourceKind = SourceKind::Files;
 /// Bytes read per system call.
@@ -107,121 +105,12 @@ pub fn spawn(ctx: Context, files: Vec<PathBuf>, threads: usize) -> io::Result<Ve
 
 /// Reads one file.
 pub fn read_file(path: &Path, ctx: &Context) -> io::Result<()> {
-    let mut raw = BufReader::with_capacity(CHUNK, File::open(path)?);
-    let head = raw.fill_buf()?;
-    let mut reader: Box<dyn Read + '_> = if is_gzip(head) {
-        Box::new(flate2::read::MultiGzDecoder::new(CountingReader::new(
-            raw, ctx,
-        )))
-    } else if is_zstd(head) {
-        Box::new(zstd::stream::read::Decoder::new(CountingReader::new(
-            raw, ctx,
-        ))?)
-    } else {
-        Box::new(CountingReader::new(raw, ctx))
-    };
-    let mut buf = BytesMut::with_capacity(2 * CHUNK);
-    let mut splitter = RecordsSplitter::new(ctx.max_event_bytes, TARGET_BATCH);
-    let mut eof = false;
-    loop {
-        match splitter.next(&mut buf, eof) {
-            Step::NeedMore => eof = fill(&mut reader, &mut buf)? == 0,
-            Step::Batch(data, ranges) => {
-                let batch = Batch {
-                    source: SOURCE,
-                    data,
-                    framing: Framing::Documents(ranges),
-                    budget: None,
-                    ack: None,
-                };
-                if ctx.admission.send_blocking(batch, &ctx.runtime).is_err() {
-                    return Ok(());
-                }
-            }
-            Step::Oversize(sample) => ctx.oversize(SOURCE, sample),
-            Step::Done => return Ok(()),
-            Step::NotRecords => return read_rest_as_lines(reader, buf, ctx),
-            Step::Error(message) => {
-                let detail = format!("{}: {message}", path.display());
-                ctx.reject(SOURCE, RejectReason::InvalidEnvelope, detail, &buf);
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// Appends up to `CHUNK` bytes; returns how many were read (0 at end of file).
-fn fill(reader: &mut impl Read, buf: &mut BytesMut) -> io::Result<usize> {
-    let start = buf.len();
-    buf.resize(start + CHUNK, 0);
-    loop {
-        match reader.read(&mut buf[start..]) {
-            Ok(n) => {
-                buf.truncate(start + n);
-                return Ok(n);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(start);
-                return Err(e);
-            }
-        }
-    }
-}
-
-fn read_rest_as_lines(mut reader: impl Read, mut buf: BytesMut, ctx: &Context) -> io::Result<()> {
-    let mut framer = LineFramer::new(ctx.max_event_bytes);
-    loop {
-        let taken = framer.take(&mut buf);
-        if let Some(sample) = taken.oversize {
-            ctx.oversize(SOURCE, sample);
-        }
-        if let Some(lines) = taken.lines {
-            if ctx
-                .admission
-                .send_blocking(Batch::lines(SOURCE, lines), &ctx.runtime)
-                .is_err()
-            {
-                return Ok(());
-            }
-        }
-        if fill(&mut reader, &mut buf)? == 0 {
-            if let Some(last) = framer.finish(&mut buf) {
-                let _ = ctx
-                    .admission
-                    .send_blocking(Batch::lines(SOURCE, last), &ctx.runtime);
-            }
-            return Ok(());
-        }
-    }
-}
-
-/// Counts the bytes read from disk (compressed size) as received.
-struct CountingReader<'a, R> {
-    inner: R,
-    ctx: &'a Context,
-}
-
-impl<'a, R> CountingReader<'a, R> {
-    fn new(inner: R, ctx: &'a Context) -> Self {
-        CountingReader { inner, ctx }
-    }
-}
-
-impl<R: Read> Read for CountingReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.ctx.telemetry.bytes(SOURCE, n as u64);
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for CountingReader<'_, R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-    fn consume(&mut self, amt: usize) {
-        self.ctx.telemetry.bytes(SOURCE, amt as u64);
-        self.inner.consume(amt);
-    }
+    let raw = BufReader::with_capacity(CHUNK, Counted::new(File::open(path)?, ctx, SOURCE));
+    Pump::new(
+        ctx,
+        SOURCE,
+        DocumentFramer::new(ctx.max_event_bytes, TARGET_BATCH),
+    )
+    .origin(path.display().to_string())
+    .run_blocking(sniffed(raw)?, CHUNK)
 }

@@ -8,6 +8,7 @@
 
 pub mod files;
 pub mod http;
+pub mod pump;
 pub mod stdin;
 pub mod tcp;
 

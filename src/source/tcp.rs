@@ -12,14 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use super::Context;
-use crate::event::framing::LineFramer;
-use crate::event::{Batch, RejectReason, SourceKind};
+use super::pump::Pump;
+use crate::event::framing::{Frame, Framer, LineFramer};
+use crate::event::{RejectReason, SourceKind};
 
 const SOURCE: SourceKind = SourceKind::Tcp;
 /// Connections served at once; more wait in the listen backlog.
@@ -63,69 +63,50 @@ pub async fn serve(listener: TcpListener, ctx: Context) {
     tracker.wait().await;
 }
 
-async fn connection(mut stream: TcpStream, peer: SocketAddr, ctx: &Context) {
-    let mut framer = LineFramer::new(ctx.max_event_bytes);
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let mut first = true;
-    loop {
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
+async fn connection(stream: TcpStream, peer: SocketAddr, ctx: &Context) {
+    let framer = SniffedLines {
+        sniffed: false,
+        refused: false,
+        lines: LineFramer::new(ctx.max_event_bytes),
+    };
+    Pump::new(ctx, SOURCE, framer)
+        .origin(peer.to_string())
+        .run_async(stream, READ_CHUNK, IDLE_TIMEOUT)
+        .await;
+}
+
+/// Newline-delimited JSON, after checking that the stream is not MessagePack (Fluent Bit's
+/// default TCP format), which is refused whole with a message saying how to fix the shipper.
+struct SniffedLines {
+    sniffed: bool,
+    /// The stream was refused: end it (the connection is closed).
+    refused: bool,
+    lines: LineFramer,
+}
+
+impl Framer for SniffedLines {
+    fn next(&mut self, buf: &mut BytesMut, eof: bool) -> Frame {
+        if self.refused {
+            buf.clear();
+            return Frame::Done;
         }
-        let read = tokio::select! {
-            r = tokio::time::timeout(IDLE_TIMEOUT, stream.read_buf(&mut buf)) => r,
-            () = ctx.shutdown.cancelled() => break,
-        };
-        let n = match read {
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "TCP connection failed");
-                break;
-            }
-            Err(_) => {
-                tracing::debug!(%peer, "closing idle TCP connection");
-                break;
-            }
-        };
-        ctx.telemetry.bytes(SOURCE, n as u64);
-        if first && n > 0 {
-            first = false;
-            if looks_like_msgpack(buf[0]) {
-                tracing::error!(%peer, "this connection sends MessagePack, not JSON lines: set `format json_lines` in Fluent Bit's tcp output");
-                ctx.reject(
-                    SOURCE,
-                    RejectReason::Msgpack,
-                    format!("MessagePack from {peer}; expected newline-delimited JSON"),
-                    &buf,
-                );
-                return;
-            }
-        }
-        let taken = framer.take(&mut buf);
-        if let Some(sample) = taken.oversize {
-            ctx.oversize(SOURCE, sample);
-        }
-        if let Some(lines) = taken.lines {
-            if ctx
-                .admission
-                .send(Batch::lines(SOURCE, lines))
-                .await
-                .is_err()
-            {
-                return;
+        if !self.sniffed {
+            let Some(&first) = buf.first() else {
+                return if eof { Frame::Done } else { Frame::NeedMore };
+            };
+            self.sniffed = true;
+            if looks_like_msgpack(first) {
+                let sample = buf.split_to(buf.len().min(4096)).freeze();
+                buf.clear();
+                self.refused = true;
+                return Frame::Reject {
+                    reason: RejectReason::Msgpack,
+                    detail: "MessagePack, expected newline-delimited JSON: set `format json_lines` in Fluent Bit's tcp output".into(),
+                    sample,
+                };
             }
         }
-        if n == 0 {
-            // The peer closed: a last line without a newline is still an event.
-            if let Some(last) = framer.finish(&mut buf) {
-                let _ = ctx.admission.send(Batch::lines(SOURCE, last)).await;
-            }
-            return;
-        }
-    }
-    // Shutdown or error: complete lines were handed on; a partial line is not an event yet.
-    let taken = framer.take(&mut buf);
-    if let Some(lines) = taken.lines {
-        let _ = ctx.admission.send(Batch::lines(SOURCE, lines)).await;
+        self.lines.next(buf, eof)
     }
 }
 
