@@ -100,7 +100,7 @@ pub enum LogFormat {
 }
 
 /// Options of the service.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 pub struct RunArgs {
     /// trailwatch's TOML configuration (sources, filters, metrics, sinks). Flags override it.
     #[arg(long, short = 'c', value_name = "FILE")]

@@ -2,14 +2,15 @@
 //!
 //! `{"time":"…","source":"tcp","reason":"invalid_json","detail":"…","event":"<the bytes>"}`;
 //! an event that is not UTF-8 is written as `event_base64` instead. A single writer thread owns
-//! the file; senders block when its queue is full (a slow disk slows the pipeline rather than
-//! losing rejects).
+//! the file. Senders never wait for it (they include the async sources and sink delivery, which
+//! must not block): when its queue is full the event is still counted as rejected, and its
+//! dead-letter copy is dropped and counted in `trailwatch_dead_letter_dropped_total`.
 
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
@@ -40,6 +41,7 @@ pub struct Rejected {
 #[derive(Debug, Clone)]
 pub struct DeadLetter {
     tx: SyncSender<Rejected>,
+    dropped: prometheus::IntCounter,
 }
 
 impl DeadLetter {
@@ -53,18 +55,33 @@ impl DeadLetter {
         } else {
             Some(OpenOptions::new().create(true).append(true).open(path)?)
         };
-        let (tx, rx) = sync_channel(1024);
+        Self::with_queue(file, telemetry, QUEUE)
+    }
+
+    fn with_queue(
+        file: Option<std::fs::File>,
+        telemetry: Arc<Telemetry>,
+        queue: usize,
+    ) -> std::io::Result<(DeadLetter, JoinHandle<()>)> {
+        let (tx, rx) = sync_channel(queue);
+        let dropped = telemetry.dead_letter_dropped.clone();
         let handle = std::thread::Builder::new()
             .name("trailwatch-dead-letter".into())
             .spawn(move || write_all(rx, file, &telemetry))?;
-        Ok((DeadLetter { tx }, handle))
+        Ok((DeadLetter { tx, dropped }, handle))
     }
 
-    /// Queues `r` for writing (blocks while the writer is behind).
+    /// Queues `r` for writing, or drops (and counts) it when the writer is behind.
     pub fn send(&self, r: Rejected) {
-        let _ = self.tx.send(r);
+        match self.tx.try_send(r) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => self.dropped.inc(),
+        }
     }
 }
+
+/// Rejected events queued for the writer at most.
+const QUEUE: usize = 4096;
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -113,4 +130,44 @@ fn write_all(rx: Receiver<Rejected>, file: Option<std::fs::File>, telemetry: &Te
         }
     }
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(i: usize) -> Rejected {
+        Rejected {
+            source: SourceKind::Tcp,
+            reason: "invalid_json",
+            sink: None,
+            detail: String::new(),
+            event: format!("{{{i}").into_bytes(),
+        }
+    }
+
+    /// Regression: `send` blocked its caller (a TCP connection task, a sink's delivery loop)
+    /// while the writer was behind.
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_blocking() {
+        let telemetry = Arc::new(Telemetry::new());
+        // A writer stuck on a pipe nobody reads.
+        let (read_end, write_end) = std::io::pipe().unwrap();
+        let file = std::fs::File::from(std::os::fd::OwnedFd::from(write_end));
+        let (dl, writer) = DeadLetter::with_queue(Some(file), telemetry.clone(), 4).unwrap();
+        let (done, sent) = std::sync::mpsc::channel();
+        let sender = dl.clone();
+        std::thread::spawn(move || {
+            for i in 0..100_000 {
+                sender.send(rejected(i));
+            }
+            let _ = done.send(());
+        });
+        let finished = sent.recv_timeout(std::time::Duration::from_secs(30));
+        drop(read_end); // unblocks the writer (and an old blocking sender) either way
+        assert!(finished.is_ok(), "send blocked while the writer was stuck");
+        assert!(telemetry.dead_letter_dropped.get() > 0);
+        drop(dl);
+        let _ = writer.join();
+    }
 }

@@ -188,7 +188,6 @@ async fn serve(args: &RunArgs, config: Config) -> Result<(), CliError> {
     let http_settings = source::http::Settings {
         max_body: ingest.http_max_body,
         token: ingest.http_token.clone(),
-        wait_for_sinks: sinks.is_some(),
     };
     for (l, a) in http.into_iter().zip(&config.sources.http) {
         tracing::info!(addr = %l.local_addr().map_or_else(|_| a.to_string(), |x| x.to_string()), "accepting HTTP events");
@@ -277,7 +276,7 @@ async fn wait_for_end(
         tokio::select! {
             _ = async { term.as_mut()?.recv().await }, if term.is_some() => return "SIGTERM",
             _ = async { int.as_mut()?.recv().await }, if int.is_some() => return "SIGINT",
-            _ = async { hup.as_mut()?.recv().await }, if hup.is_some() => reload(args, store, telemetry),
+            _ = async { hup.as_mut()?.recv().await }, if hup.is_some() => reload(args, store, telemetry).await,
             _ = &mut finite_done, if finite_open => {
                 finite_open = false;
                 if !keep_running {
@@ -289,9 +288,14 @@ async fn wait_for_end(
 }
 
 /// Re-reads the configuration and filter files; on success swaps in the new filters (counters
-/// of filters that remain keep their values), on failure keeps the old ones.
-fn reload(args: &RunArgs, store: &Store, telemetry: &Telemetry) {
-    match config::load(args) {
+/// of filters that remain keep their values), on failure keeps the old ones. Reading and
+/// compiling happen on a blocking thread, not on the runtime's.
+async fn reload(args: &RunArgs, store: &Store, telemetry: &Telemetry) {
+    let args = args.clone();
+    let loaded = tokio::task::spawn_blocking(move || config::load(&args))
+        .await
+        .unwrap_or_else(|e| Err(config::ConfigError::flag(format!("reload failed: {e}"))));
+    match loaded {
         Ok(c) => {
             let n = c.filters.set.len();
             telemetry.register_families(&c.filters.families);

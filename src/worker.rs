@@ -131,13 +131,20 @@ impl Worker {
             }
         });
         generation.flush(&mut self.deltas, &self.telemetry);
+        if let Some(ack) = &batch.ack {
+            let rejected: u64 = self.counts.rejected.iter().sum();
+            ack.count(self.counts.events - rejected, rejected);
+        }
         self.flush_counts(batch.source);
         if let Some(f) = &self.forward {
             if !self.out.events.is_empty() {
                 // The batch (and the source's acknowledgement it holds) is released only after
-                // every sink has taken these events.
+                // every sink has taken these events; a sink that dropped them fails it.
                 let next = f.sinks.pool.get(&Capacity::of(&self.out));
-                f.sinks.send(std::mem::replace(&mut self.out, next));
+                let all_taken = f.sinks.send(std::mem::replace(&mut self.out, next));
+                if let (false, Some(ack)) = (all_taken, &batch.ack) {
+                    ack.fail();
+                }
             }
         }
     }

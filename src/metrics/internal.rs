@@ -34,6 +34,8 @@ pub struct Telemetry {
     pub dead_lettered: IntCounter,
     /// Dead-letter writes that failed.
     pub dead_letter_errors: IntCounter,
+    /// Rejected events not written because the dead-letter writer was behind.
+    pub dead_letter_dropped: IntCounter,
     /// Label sets dropped by the cardinality cap, by metric.
     pub series_dropped: IntCounterVec,
     /// Values a counter cannot take (negative), by metric.
@@ -207,6 +209,11 @@ impl Telemetry {
                 &r,
                 "trailwatch_dead_letter_errors_total",
                 "Dead-letter writes that failed",
+            ),
+            dead_letter_dropped: counter(
+                &r,
+                "trailwatch_dead_letter_dropped_total",
+                "Rejected events not written to the dead-letter file because its writer was behind (they are still counted as rejected)",
             ),
             series_dropped: counter_vec(
                 &r,

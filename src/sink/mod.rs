@@ -96,7 +96,8 @@ impl Buffer {
     fn done(&self, chunk: Chunk, released: impl FnMut(Arc<OutBatch>)) {
         match self {
             Buffer::Memory(m) => m.done(chunk, released),
-            Buffer::Disk(d) => d.done(chunk, released),
+            // Persisting the position fsyncs: off the runtime's threads.
+            Buffer::Disk(d) => crate::blocking::in_place(|| d.done(chunk, released)),
         }
     }
 

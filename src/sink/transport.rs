@@ -95,14 +95,15 @@ impl Transport {
     /// Sends one body, given as segments (written in order, never copied together).
     pub async fn send(&self, body: Vec<Bytes>, content_type: &str, spec: &SinkSpec) -> Sent {
         match self {
-            Transport::Stdout => {
+            // Blocking writes: a slow disk or a stdout nobody reads must not stall the runtime.
+            Transport::Stdout => crate::blocking::in_place(|| {
                 let mut out = std::io::stdout().lock();
                 match write_segments(&mut out, &body).and_then(|()| out.flush()) {
                     Ok(()) => Sent::Delivered(Vec::new()),
                     Err(e) => Sent::Retry(None, format!("stdout: {e}")),
                 }
-            }
-            Transport::File(f) => {
+            }),
+            Transport::File(f) => crate::blocking::in_place(|| {
                 let Ok(mut f) = f.lock() else {
                     return Sent::Retry(None, "file lock poisoned".into());
                 };
@@ -110,7 +111,7 @@ impl Transport {
                     Ok(()) => Sent::Delivered(Vec::new()),
                     Err(e) => Sent::Retry(None, format!("file: {e}")),
                 }
-            }
+            }),
             Transport::Tcp { addr, conn } => {
                 let mut guard = conn.lock().await;
                 if guard.is_none() {

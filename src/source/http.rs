@@ -2,7 +2,8 @@
 //!
 //! Bodies may be NDJSON, a JSON array of events, one object, concatenated objects, or a
 //! CloudTrail `{"Records":[…]}` document, compressed with gzip, zstd or deflate. Replies follow
-//! what Vector and Fluent Bit expect: 200 once the events are in the pipeline; 400 (with the
+//! what Vector and Fluent Bit expect: 200 with `{"accepted": N, "rejected": M}` once every event
+//! was evaluated (and, when forwarding, is held by every sink); 400 (with the
 //! reason) for an undecodable body; 401 for a missing or wrong bearer token; 413 for a body over
 //! the limit, before or after decompression; 415 for an unknown encoding or MessagePack; 503 with
 //! `Retry-After` when the pipeline is full. `GET`/`HEAD` on any path is a health check.
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 use super::Context;
+use crate::ack::{Ack, AckOutcome, AckReport};
 use crate::event::decompress::{DecompressError, decompress, parse_content_encoding};
 use crate::event::framing::frame_body;
 use crate::event::{Batch, SourceKind};
@@ -38,9 +40,6 @@ pub struct Settings {
     pub max_body: usize,
     /// Required bearer token.
     pub token: Option<String>,
-    /// Reply only once every sink has taken the events (when forwarding), so a 200 means the
-    /// events are in every sink's buffer (on disk, for disk buffers).
-    pub wait_for_sinks: bool,
 }
 
 /// How long a request waits for the sinks before answering 503.
@@ -208,41 +207,35 @@ async fn ingest(
         Ok(batch) => batch,
         Err(Prepared::Failed(status, message)) => return reply(status, &message),
     };
-    let acked = if settings.wait_for_sinks {
-        let (ack, rx) = crate::ack::Ack::new();
-        batch.ack = Some(ack);
-        Some(rx)
-    } else {
-        None
-    };
-    let documents = match &batch.framing {
-        crate::event::Framing::Documents(d) => d.len(),
-        crate::event::Framing::Lines => batch.data.iter().filter(|&&b| b == b'\n').count() + 1,
-    };
+    // The reply waits for the workers (and, when forwarding, every sink) so that it can say
+    // what happened to each event.
+    let (ack, acked) = Ack::new();
+    batch.ack = Some(ack);
     match ctx.admission.try_send(batch) {
-        Ok(()) => {
-            if let Some(rx) = acked {
-                if tokio::time::timeout(ACK_TIMEOUT, rx).await.is_err() {
-                    let mut r = reply(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the sinks did not take the events in time; retry later",
-                    );
-                    r.headers_mut()
-                        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-                    return r;
-                }
-            }
-            reply_json(StatusCode::OK, &format!("{{\"accepted\":{documents}}}"))
-        }
-        Err(Refused::Full) => {
-            let mut r = reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the pipeline is full; retry later",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            r
-        }
+        Ok(()) => match tokio::time::timeout(ACK_TIMEOUT, acked).await {
+            Ok(Ok(AckReport {
+                outcome: AckOutcome::Delivered,
+                accepted,
+                rejected,
+            })) => reply_json(
+                StatusCode::OK,
+                &format!("{{\"accepted\":{accepted},\"rejected\":{rejected}}}"),
+            ),
+            Ok(Ok(AckReport {
+                outcome: AckOutcome::Failed,
+                ..
+            })) => retry_later(
+                "a sink dropped the events (its buffer is full and when_full = \"drop_newest\"); retry later",
+                "5",
+            ),
+            // Dropped unprocessed: the pipeline shut down.
+            Ok(Err(_)) => reply(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+            Err(_) => retry_later(
+                "the events were not processed and taken by the sinks in time; retry later",
+                "5",
+            ),
+        },
+        Err(Refused::Full) => retry_later("the pipeline is full; retry later", "1"),
         Err(Refused::Closed) => reply(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
         Err(Refused::TooLarge) => too_large(max),
     }
@@ -282,6 +275,14 @@ fn prepare(
         budget: None,
         ack: None,
     })
+}
+
+/// 503 with `Retry-After` (seconds): shippers retry these.
+fn retry_later(message: &str, after: &'static str) -> Response<Full<Bytes>> {
+    let mut r = reply(StatusCode::SERVICE_UNAVAILABLE, message);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static(after));
+    r
 }
 
 fn too_large(max: usize) -> Response<Full<Bytes>> {

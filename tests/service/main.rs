@@ -5,6 +5,7 @@ mod cis;
 mod cli;
 mod configs;
 mod forward;
+mod hardening;
 mod harness;
 mod ingest;
 mod lifecycle;
