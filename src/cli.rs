@@ -1,8 +1,13 @@
 //! The command line, as raw flags (clap). `config::check` turns these into checked settings.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use crate::config::JsonValidation;
+use crate::config::Overrides;
+use crate::config::units::{parse_duration, parse_size};
 
 /// CloudWatch Logs metric filters for CloudTrail, self-hosted.
 ///
@@ -79,16 +84,6 @@ pub struct ValidateArgs {
     pub aws_metric_filters: Vec<PathBuf>,
 }
 
-/// How JSON events are validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum JsonValidation {
-    /// Check UTF-8 and the outer braces of every event; parse only events some filter could
-    /// match (fast: the prefilter skips most events without parsing).
-    Framing,
-    /// Parse every JSON event, so any malformed one is rejected (slower).
-    Full,
-}
-
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum LogFormat {
@@ -123,12 +118,12 @@ pub struct RunArgs {
     #[arg(long = "files", value_name = "PATH", num_args = 1..)]
     pub files: Vec<PathBuf>,
 
-    /// Longest accepted event (line), in bytes.
-    #[arg(long, value_name = "BYTES")]
-    pub max_event_bytes: Option<String>,
-    /// Largest accepted HTTP body, in bytes, before and after decompression.
-    #[arg(long, value_name = "BYTES")]
-    pub http_max_body: Option<String>,
+    /// Longest accepted event (line), e.g. `1MiB`.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_event_bytes: Option<u64>,
+    /// Largest accepted HTTP body, before and after decompression, e.g. `10MiB`.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub http_max_body: Option<u64>,
     /// Require `Authorization: Bearer TOKEN` on HTTP ingest (also TRAILWATCH_HTTP_TOKEN).
     #[arg(
         long,
@@ -161,14 +156,14 @@ pub struct RunArgs {
 
     /// Memory budget for events queued or being processed, e.g. `64MiB` (at least the largest
     /// HTTP body and the longest event).
-    #[arg(long, value_name = "BYTES")]
-    pub queue_bytes: Option<String>,
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub queue_bytes: Option<u64>,
     /// Worker threads for decoding and evaluation (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// How long shutdown may take to finish what was accepted, e.g. `30s`.
-    #[arg(long, value_name = "DURATION")]
-    pub shutdown_timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub shutdown_timeout: Option<Duration>,
 
     /// Forward every event (enriched) to a destination (repeatable): `-`, `file:PATH`,
     /// `tcp://HOST:PORT`, `http(s)://…` (NDJSON), or a URL with a `loki+`, `es+`/`elasticsearch+`
@@ -182,4 +177,31 @@ pub struct RunArgs {
     /// Log format (logs go to stderr; the level comes from TRAILWATCH_LOG, default `info`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+impl RunArgs {
+    /// The settings these flags override in the configuration.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            aws_metric_filters: self.aws_metric_filters.clone(),
+            stdin: self.stdin,
+            tcp: self.tcp.clone(),
+            http: self.http.clone(),
+            files: self.files.clone(),
+            max_event_bytes: self.max_event_bytes,
+            http_max_body: self.http_max_body,
+            http_token: self.http_token.clone(),
+            event_fields: self.event_field.clone(),
+            dead_letter: self.dead_letter.clone(),
+            json_validation: self.json_validation,
+            metrics_addr: self.metrics_addr.clone(),
+            metrics_out: self.metrics_out.clone(),
+            max_series: self.max_series,
+            queue_bytes: self.queue_bytes,
+            threads: self.threads,
+            shutdown_timeout: self.shutdown_timeout,
+            forward: self.forward.clone(),
+            forward_matched_only: self.forward_matched_only,
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! Errors that end a command, with the exit code each maps to (0 ok, 1 runtime, 2 usage/config).
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use trailwatch_pattern::FilterError;
 
@@ -32,9 +34,54 @@ pub enum CliError {
         /// The failure.
         error: std::io::Error,
     },
-    /// The service failed while running.
-    #[error("{0}")]
-    Runtime(String),
+    /// The service could not start, or failed while running.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// Why the service could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A listen address is taken or not allowed.
+    #[error("cannot listen for {what} on {addr}: {source}")]
+    Bind {
+        /// What the listener is for.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The dead-letter file cannot be opened.
+    #[error("dead-letter file {}: {source}", path.display())]
+    DeadLetter {
+        /// The file.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// A sink cannot be opened.
+    #[error(transparent)]
+    Sink(#[from] crate::sink::StartError),
+    /// A `--files` path cannot be read.
+    #[error("--files: {0}")]
+    Files(std::io::Error),
+    /// A thread (or the runtime) cannot be started.
+    #[error("cannot start a thread: {0}")]
+    Threads(std::io::Error),
+    /// The final metrics cannot be written.
+    #[error("{}: {source}", path.display())]
+    MetricsOut {
+        /// Where they were to go.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// Shutdown ran out of time.
+    #[error(
+        "shutdown did not finish within {0:?} (--shutdown-timeout); some accepted events were not processed"
+    )]
+    ShutdownTimeout(Duration),
 }
 
 impl From<ConfigError> for CliError {
@@ -54,13 +101,18 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Pattern { .. } | CliError::Config(_) | CliError::Usage(_) => 2,
-            CliError::Io { .. } | CliError::Runtime(_) => 1,
+            CliError::Io { .. } | CliError::Service(_) => 1,
         }
     }
 
     /// Whether this is stdout going away (`trailwatch ... | head`), which is not a failure.
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, CliError::Io { error, .. } if error.kind() == std::io::ErrorKind::BrokenPipe)
+        let broken = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+        match self {
+            CliError::Io { error, .. } => broken(error),
+            CliError::Service(ServiceError::MetricsOut { source, .. }) => broken(source),
+            _ => false,
+        }
     }
 }
 

@@ -1,24 +1,29 @@
-//! The service's life: check the configuration, bind everything, run the pipeline, reload on
-//! SIGHUP, drain on SIGTERM/SIGINT (or when every finite source is done), write final metrics.
+//! The service's life in three steps: [`Service::build`] (check, bind every listener, open the
+//! sinks and the dead letter, start the workers), [`Service::start`] (serve /metrics, start the
+//! sources), and [`Running::drain`] (stop accepting, finish what was accepted, deliver what the
+//! sinks hold, write final metrics). In between, [`Running::wait`] reloads on SIGHUP and waits
+//! for SIGTERM/SIGINT or the end of every finite source.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::cli::{JsonValidation, LogFormat, RunArgs, ValidateArgs};
-use crate::config::{self, Config};
+use crate::cli::{LogFormat, RunArgs, ValidateArgs};
+use crate::config::{self, Config, ConfigError, JsonValidation, Overrides, Sources};
 use crate::dead_letter::DeadLetter;
-use crate::error::CliError;
+use crate::error::{CliError, ServiceError};
 use crate::metrics::exposition::Format;
 use crate::metrics::server::Endpoint;
 use crate::metrics::{Metrics, Store, Telemetry};
-use crate::pipeline;
+use crate::pipeline::{self, Admission, Workers};
 use crate::sink::Sinks;
 use crate::sink::enrich::Enricher;
 use crate::source::{self, Context};
@@ -26,15 +31,11 @@ use crate::worker::{Forward, WorkerSettings};
 
 /// `trailwatch validate`: checks a configuration exactly as start-up and reload do.
 pub fn validate(args: &ValidateArgs) -> Result<(), CliError> {
-    let run = RunArgs {
-        config: args.config.clone(),
+    let flags = Overrides {
         aws_metric_filters: args.aws_metric_filters.clone(),
-        // Sources are not the point here; this keeps the defaults from looking at stdin.
-        metrics_addr: Some("none".into()),
-        files: vec![".".into()],
-        ..RunArgs::default()
+        ..Overrides::default()
     };
-    let config = config::load(&run)?;
+    let config = config::load(args.config.as_deref(), &flags)?;
     let set = &config.filters.set;
     println!(
         "ok: {} filter(s) feeding {} metric(s)",
@@ -47,16 +48,28 @@ pub fn validate(args: &ValidateArgs) -> Result<(), CliError> {
 /// Runs the service until shutdown.
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
     init_logging(args.log_format);
-    let config = config::load(args)?;
+    let origin = Origin {
+        file: args.config.clone(),
+        flags: args.overrides(),
+    };
+    let mut config = origin.load()?;
+    if config.sources.is_empty() {
+        config.sources = Sources::defaults(std::io::stdin().is_terminal());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("trailwatch-io")
         .enable_all()
-        .build()?;
-    let result = runtime.block_on(serve(args, config));
+        .build()
+        .map_err(ServiceError::Threads)?;
+    let result = runtime.block_on(async {
+        let mut running = Service::build(config).await?.start()?;
+        let reason = running.wait(&origin).await;
+        running.drain(reason).await
+    });
     // Sources blocked on reads (stdin) must not hold the process open.
     runtime.shutdown_timeout(Duration::from_millis(100));
-    result
+    result.map_err(CliError::from)
 }
 
 fn init_logging(format: LogFormat) {
@@ -72,249 +85,343 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-async fn bind(addr: std::net::SocketAddr, what: &str) -> Result<TcpListener, CliError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| CliError::Runtime(format!("cannot listen for {what} on {addr}: {e}")))
+/// Where the configuration comes from, to load it again on SIGHUP.
+#[derive(Clone)]
+struct Origin {
+    file: Option<PathBuf>,
+    flags: Overrides,
 }
 
-async fn serve(args: &RunArgs, config: Config) -> Result<(), CliError> {
-    let telemetry = Arc::new(Telemetry::new());
-    telemetry.reload(true);
-    telemetry.register_families(&config.filters.families);
-    let store = Arc::new(Store::new(
-        config.filters.clone(),
-        config.metrics.max_series,
-    ));
-    let metrics = Arc::new(Metrics::new(telemetry.clone(), store.clone()));
-
-    // Bind every listener before starting anything, so a taken port fails fast.
-    let metrics_listener = match config.metrics.addr {
-        Some(a) => Some(bind(a, "metrics").await?),
-        None => None,
-    };
-    let mut tcp = Vec::new();
-    for a in &config.sources.tcp {
-        tcp.push(bind(*a, "TCP events").await?);
+impl Origin {
+    fn load(&self) -> Result<Config, ConfigError> {
+        config::load(self.file.as_deref(), &self.flags)
     }
-    let mut http = Vec::new();
-    for a in &config.sources.http {
-        http.push(bind(*a, "HTTP events").await?);
-    }
+}
 
-    let (dead_letter, dead_letter_thread) = match &config.pipeline.dead_letter {
-        Some(p) => {
-            let (dl, h) = DeadLetter::open(p, telemetry.clone()).map_err(|e| CliError::Io {
-                path: Some(p.clone()),
-                error: e,
-            })?;
-            (Some(dl), Some(h))
-        }
-        None => (None, None),
-    };
-    let ingest = &config.ingest;
-    let settings = WorkerSettings {
-        max_event_bytes: ingest.max_event_bytes,
-        event_fields: ingest.event_fields.clone(),
-        always_parse: ingest.json_validation == JsonValidation::Full,
-    };
-    let fwd = &config.forward;
-    let sinks = if fwd.sinks.is_empty() {
-        None
-    } else {
-        let sinks = Sinks::start(&fwd.sinks, &telemetry, dead_letter.as_ref())
-            .map_err(CliError::Runtime)?;
-        for s in &fwd.sinks {
-            tracing::info!(sink = %s.name, kind = ?s.kind, disk_buffer = s.buffer.disk.is_some(), "forwarding events");
-        }
-        Some(Arc::new(sinks))
-    };
-    let forward = sinks.as_ref().map(|sinks| {
-        let mut enricher = Enricher::new(&fwd.field, &fwd.static_fields, fwd.cloudtrail_fields);
-        enricher.needs_time = sinks.needs_time;
-        enricher.needs_id = sinks.needs_id;
-        enricher.label_paths = sinks.label_paths.clone();
-        Arc::new(Forward {
-            enricher,
-            sinks: sinks.clone(),
-            matched_only: fwd.matched_only,
-        })
-    });
-    let (admission, workers) = pipeline::start(
-        config.pipeline.threads,
-        config.pipeline.queue_bytes,
-        &settings,
-        &telemetry,
-        &store,
-        dead_letter.as_ref(),
-        forward.as_ref(),
-    )?;
-    drop(forward);
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, ServiceError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServiceError::Bind { what, addr, source })
+}
 
-    let shutdown = CancellationToken::new();
-    let ctx = Context {
-        admission: admission.clone(),
-        telemetry: telemetry.clone(),
-        dead_letter: dead_letter.clone(),
-        max_event_bytes: ingest.max_event_bytes,
-        shutdown: shutdown.clone(),
-        runtime: tokio::runtime::Handle::current(),
-    };
-    drop(dead_letter);
+/// Everything bound and opened; nothing accepts input yet.
+pub struct Service {
+    config: Config,
+    telemetry: Arc<Telemetry>,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    metrics_listener: Option<TcpListener>,
+    tcp: Vec<TcpListener>,
+    http: Vec<TcpListener>,
+    dead_letter: Option<DeadLetter>,
+    dead_letter_thread: Option<JoinHandle<()>>,
+    sinks: Option<Arc<Sinks>>,
+    admission: Admission,
+    workers: Workers,
+}
 
-    let refresh_admission = admission.clone();
-    let endpoint = Arc::new(Endpoint {
-        metrics: metrics.clone(),
-        ready: std::sync::atomic::AtomicBool::new(false),
-        refresh: Box::new(move || refresh_admission.refresh_gauges()),
-    });
-    let metrics_stop = CancellationToken::new();
-    if let Some(l) = metrics_listener {
-        let bound = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        tracing::info!(addr = %bound, "serving /metrics");
-        tokio::spawn(crate::metrics::server::serve(
-            l,
-            endpoint.clone(),
-            metrics_stop.clone(),
+impl Service {
+    /// Binds every listener first (so a taken port fails fast), then opens the dead letter and
+    /// the sinks (disk buffers recover) and starts the workers.
+    pub async fn build(config: Config) -> Result<Service, ServiceError> {
+        let telemetry = Arc::new(Telemetry::new());
+        telemetry.reload(true);
+        telemetry.register_families(&config.filters.families);
+        let store = Arc::new(Store::new(
+            config.filters.clone(),
+            config.metrics.max_series,
         ));
+        let metrics = Arc::new(Metrics::new(telemetry.clone(), store.clone()));
+        let metrics_listener = match config.metrics.addr {
+            Some(a) => Some(bind(a, "metrics").await?),
+            None => None,
+        };
+        let mut tcp = Vec::new();
+        for a in &config.sources.tcp {
+            tcp.push(bind(*a, "TCP events").await?);
+        }
+        let mut http = Vec::new();
+        for a in &config.sources.http {
+            http.push(bind(*a, "HTTP events").await?);
+        }
+        let (dead_letter, dead_letter_thread) = match &config.pipeline.dead_letter {
+            Some(path) => {
+                let (dl, h) = DeadLetter::open(path, telemetry.clone()).map_err(|source| {
+                    ServiceError::DeadLetter {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+                (Some(dl), Some(h))
+            }
+            None => (None, None),
+        };
+        let fwd = &config.forward;
+        let sinks = if fwd.sinks.is_empty() {
+            None
+        } else {
+            let sinks = Sinks::start(&fwd.sinks, &telemetry, dead_letter.as_ref())?;
+            for s in &fwd.sinks {
+                tracing::info!(sink = %s.name, kind = ?s.kind, disk_buffer = s.buffer.disk.is_some(), "forwarding events");
+            }
+            Some(Arc::new(sinks))
+        };
+        let forward = sinks.as_ref().map(|sinks| {
+            let mut enricher = Enricher::new(&fwd.field, &fwd.static_fields, fwd.cloudtrail_fields);
+            enricher.needs_time = sinks.needs_time;
+            enricher.needs_id = sinks.needs_id;
+            enricher.label_paths = sinks.label_paths.clone();
+            Arc::new(Forward {
+                enricher,
+                sinks: sinks.clone(),
+                matched_only: fwd.matched_only,
+            })
+        });
+        let ingest = &config.ingest;
+        let settings = WorkerSettings {
+            max_event_bytes: ingest.max_event_bytes,
+            event_fields: ingest.event_fields.clone(),
+            always_parse: ingest.json_validation == JsonValidation::Full,
+        };
+        let (admission, workers) = pipeline::start(
+            config.pipeline.threads,
+            config.pipeline.queue_bytes,
+            &settings,
+            &telemetry,
+            &store,
+            dead_letter.as_ref(),
+            forward.as_ref(),
+        )
+        .map_err(ServiceError::Threads)?;
+        Ok(Service {
+            config,
+            telemetry,
+            store,
+            metrics,
+            metrics_listener,
+            tcp,
+            http,
+            dead_letter,
+            dead_letter_thread,
+            sinks,
+            admission,
+            workers,
+        })
     }
 
-    // Network sources run until shutdown; finite sources end on their own.
-    let network = TaskTracker::new();
-    for (l, a) in tcp.into_iter().zip(&config.sources.tcp) {
-        tracing::info!(addr = %l.local_addr().map_or_else(|_| a.to_string(), |x| x.to_string()), "accepting TCP events");
-        network.spawn(source::tcp::serve(l, ctx.clone()));
-    }
-    let http_settings = source::http::Settings {
-        max_body: ingest.http_max_body,
-        token: ingest.http_token.clone(),
-    };
-    for (l, a) in http.into_iter().zip(&config.sources.http) {
-        tracing::info!(addr = %l.local_addr().map_or_else(|_| a.to_string(), |x| x.to_string()), "accepting HTTP events");
-        network.spawn(source::http::serve(l, ctx.clone(), http_settings.clone()));
-    }
-    network.close();
-    let mut finite = Vec::new();
-    if config.sources.stdin {
-        finite.push(source::stdin::spawn(ctx.clone())?);
-    }
-    if !config.sources.files.is_empty() {
-        let files = source::files::expand(&config.sources.files)
-            .map_err(|e| CliError::Runtime(format!("--files: {e}")))?;
-        tracing::info!(files = files.len(), "reading files");
-        let threads = config.pipeline.threads.min(files.len().max(1));
-        finite.extend(source::files::spawn(ctx.clone(), files, threads)?);
-    }
-    let finite_done = {
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let handles = finite;
+    /// Serves /metrics and starts every source.
+    pub fn start(self) -> Result<Running, ServiceError> {
+        let Service {
+            config,
+            telemetry,
+            store,
+            metrics,
+            metrics_listener,
+            tcp,
+            http,
+            dead_letter,
+            dead_letter_thread,
+            sinks,
+            admission,
+            workers,
+        } = self;
+        let shutdown = CancellationToken::new();
+        let ctx = Context {
+            admission: admission.clone(),
+            telemetry: telemetry.clone(),
+            dead_letter,
+            max_event_bytes: config.ingest.max_event_bytes,
+            shutdown: shutdown.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let refresh_admission = admission.clone();
+        let endpoint = Arc::new(Endpoint {
+            metrics: metrics.clone(),
+            ready: std::sync::atomic::AtomicBool::new(false),
+            refresh: Box::new(move || refresh_admission.refresh_gauges()),
+        });
+        let metrics_stop = CancellationToken::new();
+        if let Some(l) = metrics_listener {
+            let bound = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            tracing::info!(addr = %bound, "serving /metrics");
+            tokio::spawn(crate::metrics::server::serve(
+                l,
+                endpoint.clone(),
+                metrics_stop.clone(),
+            ));
+        }
+
+        // Network sources run until shutdown; finite sources end on their own.
+        let network = TaskTracker::new();
+        let shown = |l: &TcpListener, a: &SocketAddr| {
+            l.local_addr()
+                .map_or_else(|_| a.to_string(), |x| x.to_string())
+        };
+        for (l, a) in tcp.into_iter().zip(&config.sources.tcp) {
+            tracing::info!(addr = %shown(&l, a), "accepting TCP events");
+            network.spawn(source::tcp::serve(l, ctx.clone()));
+        }
+        let http_settings = source::http::Settings {
+            max_body: config.ingest.http_max_body,
+            token: config.ingest.http_token.clone(),
+        };
+        for (l, a) in http.into_iter().zip(&config.sources.http) {
+            tracing::info!(addr = %shown(&l, a), "accepting HTTP events");
+            network.spawn(source::http::serve(l, ctx.clone(), http_settings.clone()));
+        }
+        network.close();
+        let mut finite = Vec::new();
+        if config.sources.stdin {
+            finite.push(source::stdin::spawn(ctx.clone()).map_err(ServiceError::Threads)?);
+        }
+        if !config.sources.files.is_empty() {
+            let files =
+                source::files::expand(&config.sources.files).map_err(ServiceError::Files)?;
+            tracing::info!(files = files.len(), "reading files");
+            let threads = config.pipeline.threads.min(files.len().max(1));
+            finite.extend(
+                source::files::spawn(ctx.clone(), files, threads).map_err(ServiceError::Threads)?,
+            );
+        }
+        let (finite_tx, finite_done) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
             .name("trailwatch-finite-sources".into())
             .spawn(move || {
-                for h in handles {
+                for h in finite {
                     let _ = h.join();
                 }
-                let _ = tx.send(());
-            })?;
-        rx
-    };
-    endpoint.ready.store(true, Ordering::Release);
-
-    let reason = wait_for_end(args, &config, &store, &telemetry, finite_done).await;
-    tracing::info!(reason, "shutting down: finishing accepted events");
-    endpoint.ready.store(false, Ordering::Release);
-    let deadline = Instant::now() + config.pipeline.shutdown_timeout;
-    shutdown.cancel();
-    drop(ctx);
-    let drained = tokio::time::timeout_at(deadline.into(), async {
-        network.wait().await;
-        admission.close();
-        tokio::task::spawn_blocking(move || workers.join())
-            .await
-            .ok();
-    })
-    .await;
-    if let Some(sinks) = &sinks {
-        // Workers are done: nothing more reaches the sinks; let them deliver what they hold.
-        sinks.shutdown(deadline.into()).await;
-    }
-    metrics_stop.cancel();
-    if let Some(out) = &config.metrics.out {
-        write_metrics(out, &metrics)?;
-    }
-    if let Some(h) = dead_letter_thread {
-        // Every sender is gone once the workers have exited; the writer flushes and ends.
-        if drained.is_ok() {
-            let _ = tokio::task::spawn_blocking(move || h.join()).await;
-        }
-    }
-    match drained {
-        Ok(()) => Ok(()),
-        Err(_) => Err(CliError::Runtime(format!(
-            "shutdown did not finish within {:?} (--shutdown-timeout); some accepted events were not processed",
-            config.pipeline.shutdown_timeout
-        ))),
+                let _ = finite_tx.send(());
+            })
+            .map_err(ServiceError::Threads)?;
+        endpoint.ready.store(true, Ordering::Release);
+        Ok(Running {
+            config,
+            telemetry,
+            store,
+            metrics,
+            endpoint,
+            metrics_stop,
+            shutdown,
+            ctx,
+            network,
+            finite_done: Some(finite_done),
+            admission,
+            workers,
+            sinks,
+            dead_letter_thread,
+        })
     }
 }
 
-/// Waits for SIGTERM/SIGINT, or for the finite sources to end when there is no network source;
-/// handles SIGHUP reloads meanwhile. Returns why it stopped.
-async fn wait_for_end(
-    args: &RunArgs,
-    config: &Config,
-    store: &Store,
-    telemetry: &Telemetry,
-    mut finite_done: tokio::sync::oneshot::Receiver<()>,
-) -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = signal(SignalKind::hangup()).ok();
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let keep_running = config.sources.has_network();
-    let mut finite_open = true;
-    loop {
-        tokio::select! {
-            _ = async { term.as_mut()?.recv().await }, if term.is_some() => return "SIGTERM",
-            _ = async { int.as_mut()?.recv().await }, if int.is_some() => return "SIGINT",
-            _ = async { hup.as_mut()?.recv().await }, if hup.is_some() => reload(args, store, telemetry).await,
-            _ = &mut finite_done, if finite_open => {
-                finite_open = false;
-                if !keep_running {
-                    return "end of input";
+/// A started service.
+pub struct Running {
+    config: Config,
+    telemetry: Arc<Telemetry>,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    endpoint: Arc<Endpoint>,
+    metrics_stop: CancellationToken,
+    shutdown: CancellationToken,
+    /// The sources' context; dropped at drain, so the dead letter's senders go with it.
+    ctx: Context,
+    network: TaskTracker,
+    /// Resolves when every finite source (stdin, files) has ended.
+    finite_done: Option<tokio::sync::oneshot::Receiver<()>>,
+    admission: Admission,
+    workers: Workers,
+    sinks: Option<Arc<Sinks>>,
+    dead_letter_thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Waits for SIGTERM/SIGINT, or for the finite sources to end when there is no network
+    /// source; reloads the filters on SIGHUP meanwhile. Returns why it stopped.
+    async fn wait(&mut self, origin: &Origin) -> &'static str {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup()).ok();
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut int = signal(SignalKind::interrupt()).ok();
+        let keep_running = self.config.sources.has_network();
+        let mut finite_done = self.finite_done.take();
+        loop {
+            tokio::select! {
+                _ = async { term.as_mut()?.recv().await }, if term.is_some() => return "SIGTERM",
+                _ = async { int.as_mut()?.recv().await }, if int.is_some() => return "SIGINT",
+                _ = async { hup.as_mut()?.recv().await }, if hup.is_some() => self.reload(origin).await,
+                _ = async { finite_done.as_mut()?.await.ok() }, if finite_done.is_some() => {
+                    finite_done = None;
+                    if !keep_running {
+                        return "end of input";
+                    }
                 }
             }
         }
     }
-}
 
-/// Re-reads the configuration and filter files; on success swaps in the new filters (counters
-/// of filters that remain keep their values), on failure keeps the old ones. Reading and
-/// compiling happen on a blocking thread, not on the runtime's.
-async fn reload(args: &RunArgs, store: &Store, telemetry: &Telemetry) {
-    let args = args.clone();
-    let loaded = tokio::task::spawn_blocking(move || config::load(&args))
-        .await
-        .unwrap_or_else(|e| Err(config::ConfigError::flag(format!("reload failed: {e}"))));
-    match loaded {
-        Ok(c) => {
-            let n = c.filters.set.len();
-            telemetry.register_families(&c.filters.families);
-            store.install(c.filters);
-            telemetry.reload(true);
-            tracing::info!(filters = n, "reloaded filters");
+    /// Re-reads the configuration and filter files; on success swaps in the new filters
+    /// (counters of filters that remain keep their values), on failure keeps the old ones.
+    /// Reading and compiling happen on a blocking thread, not on the runtime's.
+    async fn reload(&self, origin: &Origin) {
+        let origin = origin.clone();
+        let loaded = tokio::task::spawn_blocking(move || origin.load())
+            .await
+            .unwrap_or_else(|e| Err(ConfigError::flag(format!("reload failed: {e}"))));
+        match loaded {
+            Ok(c) => {
+                let n = c.filters.set.len();
+                self.telemetry.register_families(&c.filters.families);
+                self.store.install(c.filters);
+                self.telemetry.reload(true);
+                tracing::info!(filters = n, "reloaded filters");
+            }
+            Err(e) => {
+                self.telemetry.reload(false);
+                tracing::error!(error = %e, "reload failed; keeping the current filters");
+            }
         }
-        Err(e) => {
-            telemetry.reload(false);
-            tracing::error!(error = %e, "reload failed; keeping the current filters");
+    }
+
+    /// Stops accepting input, finishes what was accepted, lets the sinks deliver what they
+    /// hold and writes the final metrics, all within `--shutdown-timeout`.
+    async fn drain(self, reason: &'static str) -> Result<(), ServiceError> {
+        tracing::info!(reason, "shutting down: finishing accepted events");
+        self.endpoint.ready.store(false, Ordering::Release);
+        let timeout = self.config.pipeline.shutdown_timeout;
+        let deadline = Instant::now() + timeout;
+        self.shutdown.cancel();
+        drop(self.ctx);
+        let (network, admission, workers) = (self.network, self.admission, self.workers);
+        let drained = tokio::time::timeout_at(deadline.into(), async move {
+            network.wait().await;
+            admission.close();
+            tokio::task::spawn_blocking(move || workers.join())
+                .await
+                .ok();
+        })
+        .await;
+        if let Some(sinks) = &self.sinks {
+            // Workers are done: nothing more reaches the sinks; let them deliver what they hold.
+            sinks.shutdown(deadline.into()).await;
         }
+        self.metrics_stop.cancel();
+        if let Some(out) = &self.config.metrics.out {
+            write_metrics(out, &self.metrics)?;
+        }
+        if let Some(h) = self.dead_letter_thread {
+            // Every sender is gone once the workers have exited; the writer flushes and ends.
+            if drained.is_ok() {
+                let _ = tokio::task::spawn_blocking(move || h.join()).await;
+            }
+        }
+        drained.map_err(|_| ServiceError::ShutdownTimeout(timeout))
     }
 }
 
-fn write_metrics(path: &Path, metrics: &Metrics) -> Result<(), CliError> {
+fn write_metrics(path: &Path, metrics: &Metrics) -> Result<(), ServiceError> {
     let text = metrics.render(Format::Prometheus);
-    let io = |error| CliError::Io {
-        path: Some(path.to_owned()),
-        error,
+    let io = |source| ServiceError::MetricsOut {
+        path: path.to_owned(),
+        source,
     };
     if path == Path::new("-") {
         use std::io::Write;

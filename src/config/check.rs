@@ -1,7 +1,6 @@
 //! Raw settings (file and flags) → the checked [`Config`]. Flags override the file; list flags
 //! (`--tcp`, `--http`, `--files`, `--aws-metric-filters`) replace the file's list.
 
-use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,18 +13,18 @@ use super::env::interpolate;
 use super::error::ConfigError;
 use super::filters::{FilterPlan, FilterSpec};
 use super::raw::{RawConfig, RawFilter, Str};
+use super::sinks::{Resolve, check_sink};
 use super::units::{parse_duration, parse_size};
 use super::{
-    BUILTIN_FILTERS, Config, ForwardSettings, Ingest, MetricsSettings, PipelineSettings,
-    SourceFile, Sources, defaults,
+    BUILTIN_FILTERS, Config, ForwardSettings, Ingest, JsonValidation, MetricsSettings, Overrides,
+    PipelineSettings, SourceFile, Sources, defaults,
 };
-use crate::cli::{JsonValidation, RunArgs};
-use crate::sink::spec::{Resolve, SinkKind, check_sink, parse_forward};
+use crate::sink::spec::{SinkKind, parse_forward};
 
-/// Reads the configuration file named by `args` (if any) and the filter files, applies the flags,
-/// and checks everything.
-pub fn load(args: &RunArgs) -> Result<Config, ConfigError> {
-    let (raw, file) = match &args.config {
+/// Reads the configuration `file` (if any) and the filter files, applies the flags, and checks
+/// everything. No source configured is left empty (start-up picks the defaults).
+pub fn load(file: Option<&Path>, args: &Overrides) -> Result<Config, ConfigError> {
+    let (raw, file) = match file {
         Some(path) => {
             let file = Arc::new(read(path)?);
             let raw: RawConfig = toml::from_str(&file.text).map_err(|e| toml_error(&file, &e))?;
@@ -139,10 +138,10 @@ fn flag_addrs(flag: &str, list: &[String]) -> Result<Vec<SocketAddr>, ConfigErro
         .collect()
 }
 
-fn sources(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<Sources, ConfigError> {
+fn sources(ctx: &Ctx, raw: &RawConfig, args: &Overrides) -> Result<Sources, ConfigError> {
     let flags_given =
         args.stdin || !args.tcp.is_empty() || !args.http.is_empty() || !args.files.is_empty();
-    let mut s = if flags_given {
+    let s = if flags_given {
         Sources {
             stdin: args.stdin,
             tcp: flag_addrs("tcp", &args.tcp)?,
@@ -162,39 +161,26 @@ fn sources(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<Sources, Config
                 .collect::<Result<_, _>>()?,
         }
     };
-    if !s.stdin && s.tcp.is_empty() && s.http.is_empty() && s.files.is_empty() {
-        if std::io::stdin().is_terminal() {
-            s.tcp
-                .push(addr(defaults::TCP_ADDR).map_err(ConfigError::flag)?);
-            s.http
-                .push(addr(defaults::HTTP_ADDR).map_err(ConfigError::flag)?);
-        } else {
-            s.stdin = true;
-        }
-    }
     Ok(s)
 }
 
 fn size(
     ctx: &Ctx,
-    flag: Option<&str>,
-    flag_name: &str,
+    flag: Option<u64>,
     file: Option<&Spanned<toml::Value>>,
     default: usize,
 ) -> Result<usize, ConfigError> {
-    if let Some(text) = flag {
-        return parse_size(text)
-            .map(|v| v as usize)
-            .map_err(|m| ConfigError::flag(format!("--{flag_name}: {m}")));
+    if let Some(n) = flag {
+        return Ok(usize::try_from(n).unwrap_or(usize::MAX));
     }
     let Some(v) = file else {
         return Ok(default);
     };
     match v.get_ref() {
-        toml::Value::Integer(i) if *i > 0 => Ok(*i as usize),
+        toml::Value::Integer(i) if *i > 0 => Ok(usize::try_from(*i).unwrap_or(usize::MAX)),
         toml::Value::String(s) => parse_size(s)
-            .map(|v| v as usize)
-            .map_err(|m| ctx.error_at(&v.span(), m)),
+            .map(|v| usize::try_from(v).unwrap_or(usize::MAX))
+            .map_err(|m| ctx.error_at(&v.span(), m.to_string())),
         _ => Err(ctx.error_at(
             &v.span(),
             "expected a size: a positive integer or a string such as \"1MiB\"",
@@ -202,19 +188,17 @@ fn size(
     }
 }
 
-fn ingest(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<Ingest, ConfigError> {
+fn ingest(ctx: &Ctx, raw: &RawConfig, args: &Overrides) -> Result<Ingest, ConfigError> {
     let r = &raw.sources;
     let max_event_bytes = size(
         ctx,
-        args.max_event_bytes.as_deref(),
-        "max-event-bytes",
+        args.max_event_bytes,
         r.max_event_bytes.as_ref(),
         defaults::MAX_EVENT_BYTES,
     )?;
     let http_max_body = size(
         ctx,
-        args.http_max_body.as_deref(),
-        "http-max-body",
+        args.http_max_body,
         r.http_max_body.as_ref(),
         defaults::HTTP_MAX_BODY,
     )?;
@@ -224,8 +208,8 @@ fn ingest(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<Ingest, ConfigEr
         (None, None) => None,
     }
     .filter(|t| !t.is_empty());
-    let event_fields = if !args.event_field.is_empty() {
-        args.event_field.clone()
+    let event_fields = if !args.event_fields.is_empty() {
+        args.event_fields.clone()
     } else if let Some(list) = &r.event_fields {
         list.iter()
             .map(|f| ctx.string(f))
@@ -259,7 +243,7 @@ fn ingest(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<Ingest, ConfigEr
     })
 }
 
-fn metrics(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<MetricsSettings, ConfigError> {
+fn metrics(ctx: &Ctx, raw: &RawConfig, args: &Overrides) -> Result<MetricsSettings, ConfigError> {
     let r = &raw.metrics;
     let addr = match (&args.metrics_addr, &r.addr) {
         (Some(a), _) => Some(a.clone()),
@@ -296,7 +280,7 @@ fn metrics(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<MetricsSettings
 fn pipeline(
     ctx: &Ctx,
     raw: &RawConfig,
-    args: &RunArgs,
+    args: &Overrides,
     ingest: &Ingest,
 ) -> Result<PipelineSettings, ConfigError> {
     let r = &raw.pipeline;
@@ -310,11 +294,9 @@ fn pipeline(
         )));
     }
     let shutdown_timeout = match (&args.shutdown_timeout, &r.shutdown_timeout) {
-        (Some(t), _) => {
-            parse_duration(t).map_err(|m| ConfigError::flag(format!("--shutdown-timeout: {m}")))?
-        }
+        (Some(t), _) => *t,
         (None, Some(t)) => {
-            parse_duration(&ctx.string(t)?).map_err(|m| ctx.error_at(&t.span(), m))?
+            parse_duration(&ctx.string(t)?).map_err(|m| ctx.error_at(&t.span(), m.to_string()))?
         }
         (None, None) => Duration::from_secs(defaults::SHUTDOWN_TIMEOUT_SECS),
     };
@@ -329,8 +311,7 @@ fn pipeline(
         .max(4 * ingest.max_event_bytes);
     let queue_bytes = size(
         ctx,
-        args.queue_bytes.as_deref(),
-        "queue-bytes",
+        args.queue_bytes,
         r.queue_bytes.as_ref(),
         default_budget,
     )?;
@@ -348,7 +329,7 @@ fn pipeline(
     })
 }
 
-fn filters(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<FilterPlan, ConfigError> {
+fn filters(ctx: &Ctx, raw: &RawConfig, args: &Overrides) -> Result<FilterPlan, ConfigError> {
     let mut specs = Vec::new();
     for f in &raw.filters {
         specs.push(toml_filter(ctx, f)?);
@@ -414,12 +395,12 @@ impl Resolve for Ctx {
     }
 }
 
-fn forward(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<ForwardSettings, ConfigError> {
+fn forward(ctx: &Ctx, raw: &RawConfig, args: &Overrides) -> Result<ForwardSettings, ConfigError> {
     let sinks = if !args.forward.is_empty() {
         args.forward
             .iter()
             .enumerate()
-            .map(|(i, f)| parse_forward(f, i).map_err(ConfigError::flag))
+            .map(|(i, f)| parse_forward(f, i).map_err(|e| ConfigError::flag(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?
     } else {
         raw.sinks

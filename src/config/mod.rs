@@ -8,6 +8,7 @@ pub mod env;
 mod error;
 pub mod filters;
 pub mod raw;
+pub mod sinks;
 pub mod units;
 
 use std::net::SocketAddr;
@@ -18,8 +19,61 @@ pub use check::load;
 pub use error::{ConfigError, line_col};
 pub use filters::{Family, FilterPlan, FilterSpec, MetricOutput};
 
-use crate::cli::JsonValidation;
 use crate::sink::spec::SinkSpec;
+
+/// Settings given as flags: each overrides the file's value; a non-empty list replaces the
+/// file's list. The command line fills it (see `cli`); `load` needs nothing else from it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// `aws logs describe-metric-filters` files.
+    pub aws_metric_filters: Vec<PathBuf>,
+    /// Read stdin.
+    pub stdin: bool,
+    /// TCP listen addresses, as given.
+    pub tcp: Vec<String>,
+    /// HTTP listen addresses, as given.
+    pub http: Vec<String>,
+    /// Files and folders to backfill.
+    pub files: Vec<PathBuf>,
+    /// Longest event.
+    pub max_event_bytes: Option<u64>,
+    /// Largest HTTP body.
+    pub http_max_body: Option<u64>,
+    /// Bearer token for HTTP ingest.
+    pub http_token: Option<String>,
+    /// Shipper wrapper fields.
+    pub event_fields: Vec<String>,
+    /// Dead-letter file.
+    pub dead_letter: Option<PathBuf>,
+    /// JSON validation.
+    pub json_validation: Option<JsonValidation>,
+    /// Metrics listen address (`none` for none).
+    pub metrics_addr: Option<String>,
+    /// Final metrics file.
+    pub metrics_out: Option<PathBuf>,
+    /// Label sets per metric.
+    pub max_series: Option<usize>,
+    /// Queue memory budget.
+    pub queue_bytes: Option<u64>,
+    /// Worker threads.
+    pub threads: Option<usize>,
+    /// Shutdown deadline.
+    pub shutdown_timeout: Option<Duration>,
+    /// `--forward` URLs.
+    pub forward: Vec<String>,
+    /// Forward only matched events.
+    pub forward_matched_only: bool,
+}
+
+/// How JSON events are validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JsonValidation {
+    /// Check UTF-8 and the outer braces of every event; parse only events some filter could
+    /// match (fast: the prefilter skips most events without parsing).
+    Framing,
+    /// Parse every JSON event, so any malformed one is rejected (slower).
+    Full,
+}
 
 /// A file that settings came from, kept to locate errors.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +137,32 @@ impl Sources {
     /// Whether some source keeps running until shut down (so end of stdin/files is not the end).
     pub fn has_network(&self) -> bool {
         !self.tcp.is_empty() || !self.http.is_empty()
+    }
+
+    /// Whether no source is configured.
+    pub fn is_empty(&self) -> bool {
+        !self.stdin && self.files.is_empty() && !self.has_network()
+    }
+
+    /// What runs when nothing is configured: a sidecar's TCP and HTTP listeners when stdin is a
+    /// terminal, else stdin (`… | trailwatch`).
+    pub fn defaults(stdin_is_terminal: bool) -> Sources {
+        let local = |a: &str| a.parse().ok().into_iter().collect();
+        if stdin_is_terminal {
+            Sources {
+                stdin: false,
+                tcp: local(defaults::TCP_ADDR),
+                http: local(defaults::HTTP_ADDR),
+                files: Vec::new(),
+            }
+        } else {
+            Sources {
+                stdin: true,
+                tcp: Vec::new(),
+                http: Vec::new(),
+                files: Vec::new(),
+            }
+        }
     }
 }
 

@@ -51,7 +51,7 @@ pub struct RawConfig {
     pub enrichment: RawEnrichment,
     /// Where enriched events are forwarded.
     #[serde(default)]
-    pub sinks: Vec<crate::sink::spec::RawSink>,
+    pub sinks: Vec<super::sinks::RawSink>,
 }
 
 /// `[sources]`

@@ -16,11 +16,41 @@ pub enum Format {
 }
 
 impl Format {
-    /// Picks the format from an `Accept` header (OpenMetrics only when asked for).
+    /// Picks the format from an `Accept` header, honouring `q=` weights (RFC 9110 §12.5.1):
+    /// OpenMetrics when the client prefers it to plain text; plain text otherwise (also on a
+    /// tie, and when the header is absent), since every scraper reads it.
     pub fn negotiate(accept: Option<&str>) -> Format {
-        match accept {
-            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
-            _ => Format::Prometheus,
+        let (mut openmetrics, mut text) = (0.0f32, 0.0f32);
+        for range in accept.unwrap_or("").split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let (mut q, mut version) = (1.0f32, None);
+            for p in parts {
+                let Some((k, v)) = p.split_once('=') else {
+                    continue;
+                };
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "q" => q = v.trim().parse().unwrap_or(0.0),
+                    "version" => version = Some(v.trim().to_owned()),
+                    _ => {}
+                }
+            }
+            let q = q.clamp(0.0, 1.0);
+            match media.as_str() {
+                // We serve OpenMetrics 1.0.0 only.
+                "application/openmetrics-text"
+                    if version.as_deref().is_none_or(|v| v == "1.0.0") =>
+                {
+                    openmetrics = openmetrics.max(q)
+                }
+                "text/plain" | "text/*" | "*/*" => text = text.max(q),
+                _ => {}
+            }
+        }
+        if openmetrics > 0.0 && openmetrics > text {
+            Format::OpenMetrics
+        } else {
+            Format::Prometheus
         }
     }
 
@@ -60,7 +90,8 @@ fn openmetrics(families: &[MetricFamily]) -> String {
             MetricType::UNTYPED => ("unknown", name),
         };
         let _ = writeln!(out, "# TYPE {base} {kind}");
-        let _ = writeln!(out, "# HELP {base} {}", escape(mf.help(), false));
+        // OpenMetrics escapes `"` in HELP too (unlike the Prometheus text format).
+        let _ = writeln!(out, "# HELP {base} {}", escape(mf.help(), true));
         for m in mf.get_metric() {
             let labels: Vec<(String, String)> = m
                 .get_label()
@@ -219,5 +250,59 @@ mod tests {
             Format::OpenMetrics
         );
         assert_eq!(Format::negotiate(Some("text/plain")), Format::Prometheus);
+    }
+
+    /// Regression: a `"` in HELP text was written unescaped, which OpenMetrics forbids.
+    #[test]
+    fn openmetrics_help_escapes_quotes_backslashes_and_newlines() {
+        let r = prometheus::Registry::new();
+        let c = prometheus::IntCounter::new("y_total", "say \"hi\" \\ then\nmore").unwrap();
+        r.register(Box::new(c)).unwrap();
+        let text = String::from_utf8(encode(&r.gather(), Format::OpenMetrics)).unwrap();
+        assert!(
+            text.contains("# HELP y say \\\"hi\\\" \\\\ then\\nmore\n"),
+            "{text}"
+        );
+    }
+
+    /// Regression: any mention of OpenMetrics chose it, whatever its `q`.
+    #[test]
+    fn accept_negotiation_honours_q() {
+        use Format::*;
+        let cases = [
+            (None, Prometheus),
+            (Some(""), Prometheus),
+            (Some("application/openmetrics-text"), OpenMetrics),
+            (Some("application/openmetrics-text;q=0"), Prometheus),
+            (
+                Some("application/openmetrics-text;version=1.0.0;q=0.5,text/plain;q=0.6"),
+                Prometheus,
+            ),
+            (
+                Some(
+                    "text/plain;version=0.0.4;q=0.3,application/openmetrics-text;version=1.0.0;q=0.8",
+                ),
+                OpenMetrics,
+            ),
+            // What Prometheus 2.x/3.x sends.
+            (
+                Some(
+                    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+                ),
+                OpenMetrics,
+            ),
+            // A version we do not serve.
+            (
+                Some("application/openmetrics-text;version=0.0.1"),
+                Prometheus,
+            ),
+            (
+                Some("application/openmetrics-text;q=0.5,*/*;q=0.5"),
+                Prometheus,
+            ),
+        ];
+        for (accept, want) in cases {
+            assert_eq!(Format::negotiate(accept), want, "{accept:?}");
+        }
     }
 }

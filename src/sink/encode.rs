@@ -152,9 +152,7 @@ pub fn loki<'a>(
 
 /// Expands `%Y`, `%m`, `%d`, `%H` in an index pattern with the UTC date of `ns`.
 pub fn index_name(pattern: &str, ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let (y, m, d) = crate::time::civil_from_days(secs.div_euclid(86_400));
-    let h = secs.rem_euclid(86_400) / 3600;
+    let (y, m, d, h) = crate::time::utc_date_hour(ns);
     pattern
         .replace("%Y", &format!("{y:04}"))
         .replace("%m", &format!("{m:02}"))

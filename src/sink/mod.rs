@@ -116,6 +116,29 @@ impl Buffer {
     }
 }
 
+/// Why a sink could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Its disk buffer cannot be opened or recovered.
+    #[error("sink {sink}: disk buffer {}: {source}", dir.display())]
+    DiskBuffer {
+        /// The sink.
+        sink: String,
+        /// The buffer's directory.
+        dir: std::path::PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// Its destination cannot be set up (a file, a CA bundle, the HTTP client).
+    #[error("sink {sink}: {source}")]
+    Transport {
+        /// The sink.
+        sink: String,
+        /// The failure.
+        source: transport::OpenError,
+    },
+}
+
 /// A running sink.
 pub struct Sink {
     /// Its settings.
@@ -164,7 +187,7 @@ impl Sinks {
         specs: &[SinkSpec],
         telemetry: &Arc<Telemetry>,
         dead_letter: Option<&DeadLetter>,
-    ) -> Result<Sinks, String> {
+    ) -> Result<Sinks, StartError> {
         let mut label_paths: Vec<Vec<String>> = Vec::new();
         let mut sinks = Vec::new();
         // Enough for every worker to find one while others are in flight; each is about one
@@ -195,7 +218,11 @@ impl Sinks {
             let buffer = match &spec.buffer.disk {
                 Some(dir) => Buffer::Disk(
                     DiskBuffer::open(dir, spec.buffer.max_bytes, spec.buffer.when_full).map_err(
-                        |e| format!("sink {}: disk buffer {}: {e}", spec.name, dir.display()),
+                        |source| StartError::DiskBuffer {
+                            sink: spec.name.clone(),
+                            dir: dir.clone(),
+                            source,
+                        },
                     )?,
                 ),
                 None => Buffer::Memory(MemoryBuffer::new(
@@ -204,8 +231,10 @@ impl Sinks {
                     spec.buffer.when_full,
                 )),
             };
-            let transport =
-                Transport::open(spec).map_err(|e| format!("sink {}: {e}", spec.name))?;
+            let transport = Transport::open(spec).map_err(|source| StartError::Transport {
+                sink: spec.name.clone(),
+                source,
+            })?;
             for outcome in ["sent", "failed", "retried", "dropped", "dead_lettered"] {
                 telemetry
                     .sink_events

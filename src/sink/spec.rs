@@ -1,26 +1,13 @@
-//! Sink settings: the `[[sinks]]` table and `--forward URL`, checked into a [`SinkSpec`].
-//!
-//! ```toml
-//! [[sinks]]
-//! type = "loki"                          # stdout, file, tcp, http, loki, elasticsearch, splunk_hec
-//! url = "http://loki:3100"
-//! labels = { job = "cloudtrail", region = "$.awsRegion" }
-//! batch = { max_events = 1000, max_bytes = "1MiB", timeout = "1s" }
-//! buffer = { type = "disk", path = "/var/lib/trailwatch/loki", max_bytes = "256MiB", when_full = "block" }
-//! ```
+//! A sink's checked settings ([`SinkSpec`]), from a `[[sinks]]` table (`config::sinks`) or a
+//! `--forward URL`.
 //!
 //! `--forward` takes `-`, `file:PATH`, `tcp://HOST:PORT`, `http(s)://…` (NDJSON), and the same
 //! with a `loki+`, `es+` (or `elasticsearch+`) or `splunk+` prefix for those APIs.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::Spanned;
-
-use crate::config::raw::Str;
-use crate::config::units::{parse_duration, parse_size};
 
 /// What kind of destination, with its API-specific settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +53,8 @@ pub enum SinkKind {
 }
 
 /// How a generic HTTP sink lays out a request body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum HttpFormat {
     /// One JSON object per line.
     Ndjson,
@@ -84,7 +72,8 @@ pub enum LabelValue {
 }
 
 /// What a full buffer does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WhenFull {
     /// Wait for room: backpressure reaches the sources.
     Block,
@@ -221,7 +210,7 @@ fn strip_slash(url: &str) -> &str {
 }
 
 /// Adds `path` to `url` unless the URL already ends with it.
-fn with_path(url: &str, path: &str) -> String {
+pub(crate) fn with_path(url: &str, path: &str) -> String {
     let base = strip_slash(url);
     if base.ends_with(path) {
         base.to_owned()
@@ -230,8 +219,15 @@ fn with_path(url: &str, path: &str) -> String {
     }
 }
 
+/// A `--forward` value that names no destination.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "--forward '{0}': expected -, file:PATH, tcp://HOST:PORT, http(s)://URL, or loki+/es+/splunk+ followed by an http(s) URL"
+)]
+pub struct ForwardUrlError(pub String);
+
 /// Parses one `--forward` value.
-pub fn parse_forward(value: &str, index: usize) -> Result<SinkSpec, String> {
+pub fn parse_forward(value: &str, index: usize) -> Result<SinkSpec, ForwardUrlError> {
     let v = value.trim();
     let http_url = |u: &str| u.starts_with("http://") || u.starts_with("https://");
     let (name, kind) = if v == "-" {
@@ -290,9 +286,7 @@ pub fn parse_forward(value: &str, index: usize) -> Result<SinkSpec, String> {
             },
         )
     } else {
-        return Err(format!(
-            "--forward '{v}': expected -, file:PATH, tcp://HOST:PORT, http(s)://URL, or loki+/es+/splunk+ followed by an http(s) URL"
-        ));
+        return Err(ForwardUrlError(v.to_owned()));
     };
     let mut spec = SinkSpec::new(name, kind);
     // Splunk needs its token; take it from the environment (never from the command line).
@@ -301,372 +295,6 @@ pub fn parse_forward(value: &str, index: usize) -> Result<SinkSpec, String> {
             spec.headers
                 .push(("Authorization".into(), format!("Splunk {token}")));
         }
-    }
-    Ok(spec)
-}
-
-/// One `[[sinks]]` table as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSink {
-    /// stdout, file, tcp, http, loki, elasticsearch, splunk_hec.
-    #[serde(rename = "type")]
-    pub kind: Str,
-    /// Metric label (default: type and position).
-    pub name: Option<Str>,
-    /// URL (http, loki, elasticsearch, splunk_hec).
-    pub url: Option<Str>,
-    /// Path (file).
-    pub path: Option<Str>,
-    /// HOST:PORT (tcp).
-    pub address: Option<Str>,
-    /// "ndjson" or "json_array" (http).
-    pub format: Option<Str>,
-    /// Loki stream labels: name → static value or `$.field`.
-    #[serde(default)]
-    pub labels: BTreeMap<String, Str>,
-    /// Elasticsearch index pattern.
-    pub index: Option<Str>,
-    /// Splunk sourcetype.
-    pub sourcetype: Option<Str>,
-    /// Splunk source.
-    pub source: Option<Str>,
-    /// Environment variable holding the Splunk HEC token.
-    pub token_env: Option<Str>,
-    /// Environment variable holding a bearer token.
-    pub bearer_token_env: Option<Str>,
-    /// Basic auth user.
-    pub user: Option<Str>,
-    /// Environment variable holding the basic auth password.
-    pub password_env: Option<Str>,
-    /// Extra headers (values may use `${ENV}`).
-    #[serde(default)]
-    pub headers: BTreeMap<String, Str>,
-    /// "gzip" or "none".
-    pub compression: Option<Str>,
-    /// Requests in flight.
-    pub concurrency: Option<usize>,
-    /// e.g. "30s".
-    pub request_timeout: Option<Str>,
-    /// Batching.
-    pub batch: Option<RawBatch>,
-    /// Retries.
-    pub retry: Option<RawRetry>,
-    /// Buffer.
-    pub buffer: Option<RawBuffer>,
-    /// TLS.
-    pub tls: Option<RawTls>,
-}
-
-/// `batch = { … }`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawBatch {
-    /// Events per request.
-    pub max_events: Option<usize>,
-    /// Bytes per request.
-    pub max_bytes: Option<Spanned<toml::Value>>,
-    /// Wait for a batch to fill.
-    pub timeout: Option<Str>,
-}
-
-/// `retry = { … }`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRetry {
-    /// First delay.
-    pub initial_backoff: Option<Str>,
-    /// Longest delay.
-    pub max_backoff: Option<Str>,
-}
-
-/// `buffer = { … }`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawBuffer {
-    /// "memory" or "disk".
-    #[serde(rename = "type")]
-    pub kind: Option<Str>,
-    /// Directory of a disk buffer.
-    pub path: Option<Str>,
-    /// Events held (memory).
-    pub max_events: Option<usize>,
-    /// Bytes held.
-    pub max_bytes: Option<Spanned<toml::Value>>,
-    /// "block" or "drop_newest".
-    pub when_full: Option<Str>,
-}
-
-/// `tls = { … }`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawTls {
-    /// PEM file of CA certificates to trust.
-    pub ca_file: Option<Str>,
-    /// Accept any certificate (testing only).
-    pub insecure_skip_verify: Option<bool>,
-}
-
-/// Resolves strings (`${ENV}`) and positions for [`check_sink`].
-pub trait Resolve {
-    /// The string, interpolated.
-    fn string(&self, v: &Str) -> Result<String, crate::config::ConfigError>;
-    /// A path, relative to the configuration file.
-    fn path(&self, v: &Str) -> Result<PathBuf, crate::config::ConfigError>;
-    /// An error at `span`.
-    fn error(&self, span: &std::ops::Range<usize>, message: String) -> crate::config::ConfigError;
-}
-
-/// Checks one `[[sinks]]` table.
-pub fn check_sink(
-    raw: &RawSink,
-    index: usize,
-    r: &dyn Resolve,
-) -> Result<SinkSpec, crate::config::ConfigError> {
-    let kind_name = r.string(&raw.kind)?;
-    let need = |v: &Option<Str>, what: &str| -> Result<String, crate::config::ConfigError> {
-        match v {
-            Some(s) => r.string(s),
-            None => Err(r.error(
-                &raw.kind.span(),
-                format!("a {kind_name} sink needs `{what}`"),
-            )),
-        }
-    };
-    let only =
-        |present: bool, field: &str, types: &str| -> Result<(), crate::config::ConfigError> {
-            if present {
-                Err(r.error(
-                    &raw.kind.span(),
-                    format!("`{field}` applies only to {types} sinks, not {kind_name}"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-    only(
-        !raw.labels.is_empty() && kind_name != "loki",
-        "labels",
-        "loki",
-    )?;
-    only(
-        raw.index.is_some() && !matches!(kind_name.as_str(), "elasticsearch" | "splunk_hec"),
-        "index",
-        "elasticsearch and splunk_hec",
-    )?;
-    only(
-        raw.format.is_some() && kind_name != "http",
-        "format",
-        "http",
-    )?;
-    let kind = match kind_name.as_str() {
-        "stdout" => SinkKind::Stdout,
-        "file" => SinkKind::File(match &raw.path {
-            Some(p) => r.path(p)?,
-            None => return Err(r.error(&raw.kind.span(), "a file sink needs `path`".into())),
-        }),
-        "tcp" => SinkKind::Tcp(need(&raw.address, "address")?),
-        "http" => SinkKind::Http {
-            url: need(&raw.url, "url")?,
-            format: match raw
-                .format
-                .as_ref()
-                .map(|f| r.string(f))
-                .transpose()?
-                .as_deref()
-            {
-                None | Some("ndjson") => HttpFormat::Ndjson,
-                Some("json_array") => HttpFormat::JsonArray,
-                Some(other) => {
-                    return Err(r.error(
-                        &raw.kind.span(),
-                        format!("format '{other}': expected \"ndjson\" or \"json_array\""),
-                    ));
-                }
-            },
-        },
-        "loki" => {
-            let mut labels = Vec::new();
-            for (k, v) in &raw.labels {
-                let text = r.string(v)?;
-                let value = match text.strip_prefix("$.") {
-                    Some(path) if !path.is_empty() => {
-                        LabelValue::Field(path.split('.').map(str::to_owned).collect())
-                    }
-                    _ => LabelValue::Static(text),
-                };
-                labels.push((k.clone(), value));
-            }
-            if labels.is_empty() {
-                labels.push(("job".into(), LabelValue::Static("cloudtrail".into())));
-            }
-            SinkKind::Loki {
-                url: with_path(&need(&raw.url, "url")?, "/loki/api/v1/push"),
-                labels,
-            }
-        }
-        "elasticsearch" | "opensearch" => SinkKind::Elasticsearch {
-            url: with_path(&need(&raw.url, "url")?, "/_bulk"),
-            index: raw
-                .index
-                .as_ref()
-                .map(|i| r.string(i))
-                .transpose()?
-                .unwrap_or_else(|| "cloudtrail-%Y.%m.%d".into()),
-        },
-        "splunk_hec" | "splunk" => SinkKind::SplunkHec {
-            url: with_path(&need(&raw.url, "url")?, "/services/collector/event"),
-            index: raw.index.as_ref().map(|i| r.string(i)).transpose()?,
-            sourcetype: raw
-                .sourcetype
-                .as_ref()
-                .map(|s| r.string(s))
-                .transpose()?
-                .unwrap_or_else(|| "aws:cloudtrail".into()),
-            source: raw
-                .source
-                .as_ref()
-                .map(|s| r.string(s))
-                .transpose()?
-                .unwrap_or_else(|| "trailwatch".into()),
-        },
-        other => {
-            return Err(r.error(
-                &raw.kind.span(),
-                format!("unknown sink type '{other}' (expected stdout, file, tcp, http, loki, elasticsearch or splunk_hec)"),
-            ));
-        }
-    };
-    let name = match &raw.name {
-        Some(n) => r.string(n)?,
-        None => format!("{kind_name}_{index}"),
-    };
-    let mut spec = SinkSpec::new(name, kind);
-    let env = |v: &Str| -> Result<String, crate::config::ConfigError> {
-        let var = r.string(v)?;
-        std::env::var(&var)
-            .map_err(|_| r.error(&v.span(), format!("environment variable {var} is not set")))
-    };
-    if let Some(t) = &raw.token_env {
-        spec.headers
-            .push(("Authorization".into(), format!("Splunk {}", env(t)?)));
-    }
-    if let Some(t) = &raw.bearer_token_env {
-        spec.auth = Some(Auth::Bearer(env(t)?));
-    }
-    if let Some(u) = &raw.user {
-        let password = match &raw.password_env {
-            Some(p) => env(p)?,
-            None => String::new(),
-        };
-        spec.auth = Some(Auth::Basic(r.string(u)?, password));
-    }
-    for (k, v) in &raw.headers {
-        spec.headers.push((k.clone(), r.string(v)?));
-    }
-    if let Some(c) = &raw.compression {
-        spec.gzip = match r.string(c)?.as_str() {
-            "gzip" => true,
-            "none" => false,
-            other => {
-                return Err(r.error(
-                    &c.span(),
-                    format!("compression '{other}': expected \"gzip\" or \"none\""),
-                ));
-            }
-        };
-    }
-    if let Some(n) = raw.concurrency {
-        if n == 0 || n > 256 {
-            return Err(r.error(
-                &raw.kind.span(),
-                format!("concurrency {n}: expected 1 to 256"),
-            ));
-        }
-        spec.concurrency = n;
-    }
-    let duration = |v: &Str| -> Result<Duration, crate::config::ConfigError> {
-        parse_duration(&r.string(v)?).map_err(|m| r.error(&v.span(), m))
-    };
-    let size = |v: &Spanned<toml::Value>| -> Result<u64, crate::config::ConfigError> {
-        match v.get_ref() {
-            toml::Value::Integer(i) if *i > 0 => Ok(*i as u64),
-            toml::Value::String(s) => parse_size(s).map_err(|m| r.error(&v.span(), m)),
-            _ => Err(r.error(&v.span(), "expected a size such as \"1MiB\"".into())),
-        }
-    };
-    if let Some(t) = &raw.request_timeout {
-        spec.request_timeout = duration(t)?;
-    }
-    if let Some(b) = &raw.batch {
-        if let Some(n) = b.max_events {
-            spec.batch.max_events = n.max(1);
-        }
-        if let Some(n) = &b.max_bytes {
-            spec.batch.max_bytes = size(n)? as usize;
-        }
-        if let Some(t) = &b.timeout {
-            spec.batch.timeout = duration(t)?;
-        }
-    }
-    if let Some(rt) = &raw.retry {
-        if let Some(t) = &rt.initial_backoff {
-            spec.retry.initial_backoff = duration(t)?;
-        }
-        if let Some(t) = &rt.max_backoff {
-            spec.retry.max_backoff = duration(t)?;
-        }
-    }
-    if let Some(b) = &raw.buffer {
-        match b.kind.as_ref().map(|k| r.string(k)).transpose()?.as_deref() {
-            None | Some("memory") => {
-                if b.path.is_some() {
-                    return Err(r.error(
-                        &raw.kind.span(),
-                        "`path` applies to disk buffers (buffer.type = \"disk\")".into(),
-                    ));
-                }
-            }
-            Some("disk") => {
-                spec.buffer.disk = Some(match &b.path {
-                    Some(p) => r.path(p)?,
-                    None => {
-                        return Err(r.error(&raw.kind.span(), "a disk buffer needs `path`".into()));
-                    }
-                });
-                spec.buffer.max_bytes = 256 << 20;
-            }
-            Some(other) => {
-                return Err(r.error(
-                    &raw.kind.span(),
-                    format!("buffer type '{other}': expected \"memory\" or \"disk\""),
-                ));
-            }
-        }
-        if let Some(n) = b.max_events {
-            spec.buffer.max_events = n.max(1);
-        }
-        if let Some(n) = &b.max_bytes {
-            spec.buffer.max_bytes = size(n)?;
-        }
-        if let Some(w) = &b.when_full {
-            spec.buffer.when_full = match r.string(w)?.as_str() {
-                "block" => WhenFull::Block,
-                "drop_newest" => WhenFull::DropNewest,
-                other => {
-                    return Err(r.error(
-                        &w.span(),
-                        format!("when_full '{other}': expected \"block\" or \"drop_newest\""),
-                    ));
-                }
-            };
-        }
-    }
-    if let Some(t) = &raw.tls {
-        if let Some(p) = &t.ca_file {
-            spec.ca_file = Some(r.path(p)?);
-        }
-        spec.insecure_skip_verify = t.insecure_skip_verify.unwrap_or(false);
     }
     Ok(spec)
 }

@@ -23,6 +23,38 @@ pub enum Sent {
     Rejected(String),
 }
 
+/// Why a destination cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The output file cannot be opened for appending.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The CA bundle cannot be read.
+    #[error("{}: {source}", path.display())]
+    CaFile {
+        /// The bundle.
+        path: std::path::PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The CA bundle holds no valid PEM certificates.
+    #[error("{}: {source}", path.display())]
+    Certificates {
+        /// The bundle.
+        path: std::path::PathBuf,
+        /// The failure.
+        source: reqwest::Error,
+    },
+    /// The HTTP client cannot be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(reqwest::Error),
+}
+
 /// A destination's connection.
 pub enum Transport {
     /// stdout.
@@ -47,7 +79,7 @@ pub enum Transport {
 
 impl Transport {
     /// Opens what the sink needs (files are created; network connections open lazily).
-    pub fn open(spec: &SinkSpec) -> Result<Transport, String> {
+    pub fn open(spec: &SinkSpec) -> Result<Transport, OpenError> {
         Ok(match &spec.kind {
             SinkKind::Stdout => Transport::Stdout,
             SinkKind::File(path) => Transport::File(Mutex::new(
@@ -55,7 +87,10 @@ impl Transport {
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?,
+                    .map_err(|source| OpenError::File {
+                        path: path.clone(),
+                        source,
+                    })?,
             )),
             SinkKind::Tcp(addr) => Transport::Tcp {
                 addr: addr.clone(),
@@ -72,10 +107,16 @@ impl Transport {
                     .pool_max_idle_per_host(spec.concurrency)
                     .user_agent(concat!("trailwatch/", env!("CARGO_PKG_VERSION")));
                 if let Some(ca) = &spec.ca_file {
-                    let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
-                    for cert in reqwest::Certificate::from_pem_bundle(&pem)
-                        .map_err(|e| format!("{}: {e}", ca.display()))?
-                    {
+                    let pem = std::fs::read(ca).map_err(|source| OpenError::CaFile {
+                        path: ca.clone(),
+                        source,
+                    })?;
+                    for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
+                        OpenError::Certificates {
+                            path: ca.clone(),
+                            source,
+                        }
+                    })? {
                         b = b.add_root_certificate(cert);
                     }
                 }
@@ -83,9 +124,7 @@ impl Transport {
                     b = b.danger_accept_invalid_certs(true);
                 }
                 Transport::Http {
-                    client: b
-                        .build()
-                        .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+                    client: b.build().map_err(OpenError::Client)?,
                     url: url.clone(),
                 }
             }

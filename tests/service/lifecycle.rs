@@ -187,12 +187,14 @@ fn backpressure_answers_503_with_retry_after_and_loses_nothing() {
     let body = ndjson(&(0..8).map(heavy_event).collect::<Vec<_>>());
     assert!(body.len() < 128 << 10, "body {}", body.len());
     let addr = svc.http[0];
-    let posters: Vec<_> = (0..4)
+    // A reply waits until its events are processed, so each poster has one request in flight
+    // (as a shipper's worker does): enough of them overrun the budget.
+    let posters: Vec<_> = (0..8)
         .map(|_| {
             let body = body.clone();
             std::thread::spawn(move || {
                 let mut busy = 0;
-                for _ in 0..10 {
+                for _ in 0..5 {
                     // Retry like Vector and Fluent Bit do, honouring Retry-After (shortened here).
                     for attempt in 0.. {
                         let r = post_ndjson(addr, &body);
@@ -222,7 +224,7 @@ fn backpressure_answers_503_with_retry_after_and_loses_nothing() {
     let s = svc.wait_for(
         "test_logins_total",
         &filter("logins"),
-        4.0 * 10.0 * 8.0 + 8.0,
+        8.0 * 5.0 * 8.0 + 8.0,
     );
     assert_eq!(s.sum("trailwatch_events_rejected_total"), 0.0);
     assert!(

@@ -39,6 +39,7 @@
 //! behaviour (the `TestMetricFilter` results), e.g. `!=` never matches a missing field, the last
 //! space-delimited field takes the rest of the line, and integers compare exactly.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod ast;
 mod delimited;

@@ -426,8 +426,14 @@ fn dense_pattern() -> impl Strategy<Value = String> {
     })
 }
 
+/// Generated cases checked, per property (rejects do not count towards `cases`): a property
+/// whose generator mostly produces rejected cases checks little while looking green, so each
+/// block caps its rejects. JSON patterns are rejected when they exceed CloudWatch's wildcard and
+/// regex quotas; measured on this generator: 514 checked, 780 rejected (40 %). Floor: 1 in 3.
+const CASES: u32 = 512;
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, max_global_rejects: 1 << 20, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: CASES, max_global_rejects: 2 * CASES, ..ProptestConfig::default() })]
 
     #[test]
     fn json_engine_agrees_with_reference(
@@ -438,6 +444,12 @@ proptest! {
         let events: Vec<String> = events.iter().map(|(v, style)| write_json(v, style)).collect();
         check_set(&patterns, &events, value)?;
     }
+}
+
+// These generators produce valid patterns only (measured: 0 rejects in 512 cases); the floor is
+// 8 in 9 checked.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: CASES, max_global_rejects: CASES / 8, ..ProptestConfig::default() })]
 
     #[test]
     fn prefilter_is_exact(
