@@ -110,26 +110,14 @@ impl Worker {
             dead_letter: self.dead_letter.as_ref(),
             source: batch.source,
             opts,
+            max_event_bytes: self.settings.max_event_bytes,
             forward: self.forward.as_deref(),
             out: &mut self.out,
         };
-        let max = self.settings.max_event_bytes;
+        // The event limit applies to each event an envelope holds, never to the document (a
+        // CloudTrail file POSTed whole is several MB); documents are bounded by their source.
         let decoder = &mut self.decoder;
-        batch.for_each_document(|doc| {
-            if doc.len() > max {
-                let sample = &doc[..doc.len().min(1024)];
-                out.reject(
-                    RejectReason::Oversize,
-                    sample,
-                    &format!(
-                        "event of {} bytes exceeds --max-event-bytes {max} (first 1 KiB kept)",
-                        doc.len()
-                    ),
-                );
-            } else {
-                decoder.decode(doc, &mut out);
-            }
-        });
+        batch.for_each_document(|doc| decoder.decode(doc, &mut out));
         generation.flush(&mut self.deltas, &self.telemetry);
         if let Some(ack) = &batch.ack {
             let rejected: u64 = self.counts.rejected.iter().sum();
@@ -187,12 +175,24 @@ struct Events<'a> {
     dead_letter: Option<&'a DeadLetter>,
     source: SourceKind,
     opts: EvalOptions,
+    max_event_bytes: usize,
     forward: Option<&'a Forward>,
     out: &'a mut OutBatch,
 }
 
 impl Output for Events<'_> {
     fn event(&mut self, e: Event<'_>) {
+        if e.forward.len() > self.max_event_bytes {
+            let max = self.max_event_bytes;
+            return self.reject(
+                RejectReason::Oversize,
+                &e.forward[..e.forward.len().min(1024)],
+                &format!(
+                    "event of {} bytes exceeds --max-event-bytes {max} (first 1 KiB kept)",
+                    e.forward.len()
+                ),
+            );
+        }
         let set = &self.generation.plan.set;
         let outcome = self.evaluator.evaluate(set, e.eval, self.opts);
         if outcome.json() == JsonStatus::Invalid {

@@ -288,6 +288,8 @@ pub fn frame_body(body: &[u8], content_type: Option<&str>) -> Result<super::Fram
     {
         return Ok(Framing::Lines);
     }
+    // A body declared as JSON must be JSON; only undeclared and text bodies are text events.
+    let declared_json = ct.contains("json");
     let to_u32 = |r: std::ops::Range<usize>| r.start as u32..r.end as u32;
     let start = skip_ws(body, 0);
     match body.get(start) {
@@ -308,6 +310,12 @@ pub fn frame_body(body: &[u8], content_type: Option<&str>) -> Result<super::Fram
             let mut i = start;
             while i < body.len() {
                 if body[i] != b'{' {
+                    if declared_json {
+                        return Err(format!(
+                            "the body is declared as {ct} but is not JSON: unexpected byte 0x{:02x} at {i}",
+                            body[i]
+                        ));
+                    }
                     // JSON lines mixed with text: keep them all, as lines.
                     return Ok(Framing::Lines);
                 }
@@ -318,6 +326,9 @@ pub fn frame_body(body: &[u8], content_type: Option<&str>) -> Result<super::Fram
             }
             Ok(Framing::Documents(docs))
         }
+        Some(&b) if declared_json => Err(format!(
+            "the body is declared as {ct} but is not JSON: unexpected byte 0x{b:02x} at {start}"
+        )),
         Some(_) => Ok(Framing::Lines),
     }
 }
@@ -357,6 +368,10 @@ mod body_tests {
         );
         assert_eq!(docs("ERROR x\nWARN y", None), ["<lines>"]);
         assert!(frame_body(br#"[{"a":1}"#, None).is_err());
+        // Regression: a body declared as JSON that is not JSON was taken as a text event.
+        assert!(frame_body(b"\x00\x01\x02{[[", Some("application/json")).is_err());
+        assert!(frame_body(b"{\"a\":1}\nhello", Some("application/json")).is_err());
+        assert_eq!(docs("ERROR x", Some("text/plain")), ["<lines>"]);
         assert!(frame_body(br#"{"a":"#, Some("application/json")).is_err());
     }
 }

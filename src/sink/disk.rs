@@ -17,7 +17,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::buffer::{Chunk, Limits, Pushed, not_handed, take_chunk, take_lingering};
 use super::spec::WhenFull;
@@ -34,6 +34,30 @@ struct Writer {
     file: Arc<File>,
     segment: u64,
     size: u64,
+}
+
+/// How often, at most, the delivered position is made durable.
+const ACK_INTERVAL: Duration = Duration::from_millis(500);
+
+struct AckState {
+    /// Delivered, not yet persisted.
+    pending: Option<(u64, u64)>,
+    /// When it was last persisted.
+    written: Option<Instant>,
+}
+
+impl Drop for DiskBuffer {
+    /// The last delivered position, so a clean restart sends nothing twice.
+    fn drop(&mut self) {
+        let pending = self
+            .ack
+            .get_mut()
+            .map(|a| a.pending.take())
+            .unwrap_or_default();
+        if let Some(pos) = pending {
+            self.persist_ack(pos, true);
+        }
+    }
 }
 
 /// Group commit: how far the segments are known to be on disk.
@@ -70,6 +94,8 @@ pub struct DiskBuffer {
     commit: Mutex<Commit>,
     /// Signalled when a group fsync ends.
     synced: Condvar,
+    /// The delivered position, persisted now and then (see `persist_ack`).
+    ack: Mutex<AckState>,
     /// fsyncs of segment data, and of the directory (what durability costs, for tests and
     /// benchmarks).
     syncs: [AtomicU64; 2],
@@ -154,6 +180,10 @@ impl DiskBuffer {
                 syncing: false,
             }),
             synced: Condvar::new(),
+            ack: Mutex::new(AckState {
+                pending: None,
+                written: None,
+            }),
             syncs: [AtomicU64::new(0), AtomicU64::new(0)],
             reader: Mutex::new(Reader {
                 pos: (ack_seg, ack_off),
@@ -395,10 +425,9 @@ impl DiskBuffer {
         drop(r);
         gone.into_iter().for_each(&mut released);
         if let Some((seg, off)) = acked {
-            self.syncs[1].fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = write_ack(&self.dir, seg, off) {
-                tracing::error!(dir = %self.dir.display(), error = %e, "cannot persist the disk buffer position");
-            }
+            self.persist_ack((seg, off), false);
+            // Safe before the position is durable: after a crash, a position in a deleted
+            // segment resumes at the first segment left, whose records are all undelivered.
             if let Ok(segs) = segments(&self.dir) {
                 for s in segs.into_iter().filter(|&s| s < seg) {
                     let _ = fs::remove_file(segment_path(&self.dir, s));
@@ -413,6 +442,24 @@ impl DiskBuffer {
                 Ordering::AcqRel,
             );
             self.space.notify_all();
+        }
+    }
+
+    /// Records `pos` as delivered and, at most every `ACK_INTERVAL` (or when `now`), makes it
+    /// durable: the position only saves re-sending after a crash (a stale one means duplicates,
+    /// never loss), so it is not worth two fsyncs per delivered chunk.
+    fn persist_ack(&self, pos: (u64, u64), now: bool) {
+        let mut a = self.ack.lock().unwrap_or_else(|p| p.into_inner());
+        a.pending = Some(pos);
+        if !now && a.written.is_some_and(|t| t.elapsed() < ACK_INTERVAL) {
+            return;
+        }
+        if let Some((seg, off)) = a.pending.take() {
+            self.syncs[1].fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = write_ack(&self.dir, seg, off) {
+                tracing::error!(dir = %self.dir.display(), error = %e, "cannot persist the disk buffer position");
+            }
+            a.written = Some(Instant::now());
         }
     }
 

@@ -117,21 +117,33 @@ impl<'a, F: Framer> Pump<'a, F> {
                 return Ok(());
             }
             let eof = fill(&mut reader, &mut self.buf, chunk)? == 0;
-            loop {
-                match self.next(eof) {
-                    Next::Send(batch) => {
-                        if self
-                            .ctx
-                            .admission
-                            .send_blocking(batch, &self.ctx.runtime)
-                            .is_err()
-                        {
-                            return Ok(()); // shutting down
-                        }
+            if !self.send_ready_blocking(eof, None) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends every batch the framer can cut now, waiting for room; false once the stream is
+    /// over or the pipeline is shutting down.
+    fn send_ready_blocking(&mut self, eof: bool, mut shared: Option<&mut Bytes>) -> bool {
+        loop {
+            let next = match shared.as_deref_mut() {
+                Some(input) => self.next_shared(input, eof),
+                None => self.next(eof),
+            };
+            match next {
+                Next::Send(batch) => {
+                    if self
+                        .ctx
+                        .admission
+                        .send_blocking(batch, &self.ctx.runtime)
+                        .is_err()
+                    {
+                        return false;
                     }
-                    Next::NeedMore => break,
-                    Next::Done => return Ok(()),
                 }
+                Next::NeedMore => return true,
+                Next::Done => return false,
             }
         }
     }
@@ -160,21 +172,8 @@ impl<'a, F: Framer> Pump<'a, F> {
             let mut input = Bytes::from_owner(map);
             offset += size;
             let eof = offset >= len;
-            loop {
-                match self.next_shared(&mut input, eof) {
-                    Next::Send(batch) => {
-                        if self
-                            .ctx
-                            .admission
-                            .send_blocking(batch, &self.ctx.runtime)
-                            .is_err()
-                        {
-                            return Ok(());
-                        }
-                    }
-                    Next::NeedMore => break,
-                    Next::Done => return Ok(()),
-                }
+            if !self.send_ready_blocking(eof, Some(&mut input)) {
+                return Ok(());
             }
         }
         Ok(())

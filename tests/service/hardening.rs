@@ -232,3 +232,66 @@ batch = {{ max_events = 50, timeout = "10ms" }}
         expected
     );
 }
+
+/// Regression: a `{"Records":[…]}` document over --max-event-bytes (a CloudTrail file POSTed
+/// whole) was rejected as one oversize event; the limit applies to each record.
+#[test]
+fn http_records_document_over_the_event_limit_counts_every_record() {
+    let svc = Service::start(&["--http", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"]);
+    let records: Vec<_> = (0..4000)
+        .map(|i| {
+            if i % 8 == 0 {
+                failed_login()
+            } else {
+                routine()
+            }
+        })
+        .collect();
+    let body = serde_json::json!({ "Records": records }).to_string();
+    assert!(
+        body.len() >= 5 << 20,
+        "the document is {} bytes",
+        body.len()
+    );
+    let r = http(
+        svc.http[0],
+        "POST",
+        "/",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), r#"{"accepted":4000,"rejected":0}"#);
+    let s = svc.wait_for(
+        "trailwatch_events_received_total",
+        &[("source", "http")],
+        4000.0,
+    );
+    assert_eq!(
+        s.get(SIGNIN_FAILURES, &filter("console_signin_failure_metric")),
+        Some(500.0)
+    );
+}
+
+/// Regression: a body declared as JSON that is not JSON was accepted as a text event.
+#[test]
+fn http_declared_json_that_is_not_json_is_a_400() {
+    let svc = Service::start(&["--http", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"]);
+    let r = http(
+        svc.http[0],
+        "POST",
+        "/",
+        &[("Content-Type", "application/json")],
+        b"\x00\x01\x02{[[",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("not JSON"), "{}", r.text());
+    let text = http(
+        svc.http[0],
+        "POST",
+        "/",
+        &[("Content-Type", "text/plain")],
+        b"ERROR something happened\n",
+    );
+    assert_eq!(text.text(), r#"{"accepted":1,"rejected":0}"#);
+}
