@@ -31,6 +31,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run the service (the default when no subcommand is given).
     Run(RunArgs),
+    /// Validate CloudTrail log files against their signed digests, offline (like `aws
+    /// cloudtrail validate-logs` on a local copy of the bucket).
+    VerifyLogs(VerifyLogsArgs),
 }
 
 /// Output format of `test-pattern`.
@@ -182,4 +185,40 @@ pub struct RunArgs {
     /// Log format (logs go to stderr; the level comes from TRAILWATCH_LOG, default `info`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// Output format of `verify-logs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Problems, one per line, then a summary.
+    Text,
+    /// One JSON document with every verdict.
+    Json,
+}
+
+/// `trailwatch verify-logs`.
+#[derive(Debug, Args)]
+pub struct VerifyLogsArgs {
+    /// The trail's public key: DER, PEM, or the JSON of `aws cloudtrail list-public-keys`
+    /// (repeatable; keys are matched by fingerprint).
+    #[arg(long = "public-key", value_name = "FILE")]
+    pub public_keys: Vec<PathBuf>,
+    /// The newest digest's signature (hex), its S3 metadata `x-amz-meta-signature`.
+    #[arg(long, value_name = "HEX", conflicts_with = "head_object")]
+    pub signature: Option<String>,
+    /// `aws s3api head-object` output (JSON) for the newest digest, for its signature.
+    #[arg(long, value_name = "FILE")]
+    pub head_object: Option<PathBuf>,
+    /// Check digests from this time on (RFC 3339, a UTC date, or a duration ago like 7d).
+    #[arg(long, value_name = "T")]
+    pub start_time: Option<String>,
+    /// Check digests up to this time (plus the hour after it that may cover its log files).
+    #[arg(long, value_name = "T")]
+    pub end_time: Option<String>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// The local copy of the trail's bucket (the folder holding `AWSLogs/`).
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
 }

@@ -11,6 +11,11 @@ fn main() -> ExitCode {
         Some(Command::TestPattern(args)) => trailwatch::test_pattern::run(args).map(|_| ()),
         Some(Command::Validate(args)) => trailwatch::validate(args),
         Some(Command::Run(args)) => trailwatch::run(args),
+        // Exit 1 when anything checked is not valid (the report says what).
+        Some(Command::VerifyLogs(args)) => match trailwatch::integrity::run(args) {
+            Ok(false) => return ExitCode::from(1),
+            other => other.map(|_| ()),
+        },
         None => trailwatch::run(&cli.run),
     };
     match result {
