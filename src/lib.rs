@@ -18,6 +18,7 @@ pub mod config;
 pub mod dead_letter;
 pub mod error;
 pub mod event;
+pub mod grep;
 pub mod integrity;
 pub mod metrics;
 pub mod pipeline;

@@ -16,6 +16,12 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(1),
             other => other.map(|_| ()),
         },
+        // grep's statuses: 0 matched, 1 nothing matched, 2 an input could not be read.
+        Some(Command::Grep(args)) => match trailwatch::grep::run(args) {
+            Ok(0) => Ok(()),
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         None => trailwatch::run(&cli.run),
     };
     match result {
