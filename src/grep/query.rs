@@ -1,6 +1,6 @@
 //! What `grep` looks for: the PATTERN and the shortcuts (`--user`, `--ip`, `--event`,
-//! `--failed`) compiled into one filter set whose filters must all match, and the `eventTime`
-//! window (`--since`, `--until`).
+//! `--failed`) compiled into filters that must all match, and the `eventTime` window
+//! (`--since`, `--until`).
 
 use jiff::Timestamp;
 use trailwatch_pattern::{Filter, FilterSet, MetricSpec};
@@ -10,8 +10,10 @@ use crate::event::json_scan::{members, skip_ws};
 
 /// The compiled query.
 pub struct Query {
-    /// Every filter must match (an empty set matches every event).
-    pub set: FilterSet,
+    /// One set per filter; every one must match (none: every event matches). Evaluated in
+    /// order, stopping at the first that does not match, so the filters the prefilter can rule
+    /// out on raw bytes come first and most events never reach the ones that need a parse.
+    pub sets: Vec<FilterSet>,
     /// `eventTime` bounds.
     pub window: TimeWindow,
 }
@@ -149,10 +151,12 @@ pub fn compile(
     for (name, text) in shortcuts.patterns() {
         compile_one(name.trim_start_matches('-'), &text)?;
     }
-    Ok(Query {
-        set: FilterSet::new(filters),
-        window,
-    })
+    let mut sets: Vec<FilterSet> = filters
+        .into_iter()
+        .map(|f| FilterSet::new(vec![f]))
+        .collect();
+    sets.sort_by_key(|set| !set.is_prefiltered(0));
+    Ok(Query { sets, window })
 }
 
 /// The top-level `eventTime` of a JSON object, if it is a timestamp.
@@ -174,10 +178,12 @@ mod tests {
     use super::*;
     use trailwatch_pattern::{EvalOptions, Evaluator};
 
-    fn matches(set: &FilterSet, event: &str) -> bool {
+    fn matches(sets: &[FilterSet], event: &str) -> bool {
         let mut e = Evaluator::new();
-        let o = e.evaluate(set, event.as_bytes(), EvalOptions::default());
-        (0..set.len()).all(|i| o.matched(i))
+        sets.iter().all(|set| {
+            e.evaluate(set, event.as_bytes(), EvalOptions::default())
+                .matched(0)
+        })
     }
 
     #[test]
@@ -196,17 +202,17 @@ mod tests {
         )
         .unwrap();
         let hit = r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/Admin/alice"},"sourceIPAddress":"203.0.113.9","errorCode":"AccessDenied"}"#;
-        assert!(matches(&q.set, hit));
+        assert!(matches(&q.sets, hit));
         assert!(!matches(
-            &q.set,
+            &q.sets,
             &hit.replace("AccessDenied\"", "x\"")
                 .replace("\"errorCode\"", "\"other\"")
         ));
         assert!(!matches(
-            &q.set,
+            &q.sets,
             &hit.replace("203.0.113.9", "198.51.100.1")
         ));
-        assert!(!matches(&q.set, &hit.replace("/alice", "/bob")));
+        assert!(!matches(&q.sets, &hit.replace("/alice", "/bob")));
         let quoted = Shortcuts {
             users: &["a\"b".to_owned()],
             ..Shortcuts::default()

@@ -206,21 +206,19 @@ struct Matcher<'s, 'a> {
 
 impl Output for Matcher<'_, '_> {
     fn event(&mut self, e: Event<'_>) {
-        let set = &self.query.set;
-        if !set.is_empty() {
+        for set in &self.query.sets {
             let outcome = self.evaluator.evaluate(set, e.eval, EvalOptions::default());
             if outcome.json() == JsonStatus::Invalid {
                 // The service rejects it too: not an event.
                 self.rejected += 1;
                 return;
             }
-            self.events += 1;
-            if !(0..set.len()).all(|id| outcome.matched(id)) {
+            if !outcome.matched(0) {
+                self.events += 1;
                 return;
             }
-        } else {
-            self.events += 1;
         }
+        self.events += 1;
         if self.query.window.is_set() && !self.query.window.contains_event(e.eval) {
             return;
         }
