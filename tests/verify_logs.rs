@@ -51,6 +51,8 @@ impl Drop for TempDir {
 /// `--public-key`.
 struct Key {
     signer: SigningKey<Sha256>,
+    /// Sign with `openssl dgst -sha256 -sign FILE` instead (an independent implementation).
+    openssl: Option<PathBuf>,
     fingerprint: String,
     public_der: Vec<u8>,
 }
@@ -66,6 +68,7 @@ fn key(private: &str, public: &str) -> Key {
     };
     Key {
         signer: SigningKey::<Sha256>::new(private),
+        openssl: None,
         fingerprint: hex::encode(md5::Md5::digest(&public_der)),
         public_der,
     }
@@ -237,7 +240,24 @@ fn sign(key: &Key, doc: &Value, inflated: &[u8]) -> String {
         hex::encode(Sha256::digest(inflated)),
         previous
     );
-    hex::encode(key.signer.sign(message.as_bytes()).to_bytes())
+    match &key.openssl {
+        None => hex::encode(key.signer.sign(message.as_bytes()).to_bytes()),
+        Some(private) => hex::encode(openssl_sign(private, message.as_bytes())),
+    }
+}
+
+fn openssl_sign(private: &Path, message: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(private)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("openssl: {e} (install it: apt-get install -y openssl)"));
+    child.stdin.take().unwrap().write_all(message).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "openssl dgst failed");
+    out.stdout
 }
 
 /// Runs `trailwatch verify-logs ARGS --format json ROOT`: exit code and the report.
@@ -741,4 +761,28 @@ fn bad_inputs_are_clear_errors() {
     );
     assert_eq!(code, 1);
     assert!(text.contains("nope"), "{text}");
+}
+
+/// Digests signed by OpenSSL (`openssl dgst -sha256 -sign`, SHA256withRSA as AWS's Java signer
+/// makes it) verify, and a signature OpenSSL makes over another string does not.
+#[test]
+fn signatures_made_by_openssl_verify() {
+    let dir = TempDir::new("openssl");
+    let mut a = key("key-a.pem", A_PUB);
+    a.openssl = Some(data("key-a.pem"));
+    let mut c = Chain::new(&dir.0, None, "111122223333", "us-east-1");
+    c.hour(0, 1, &a, true);
+    c.hour(1, 0, &a, false);
+    c.hour(2, 2, &a, false);
+    let keys = keys_args();
+    let (code, report) = verify_json(&dir.0, &args(&keys, &["--signature", &c.head_signature()]));
+    let (digests, logs) = verdicts(&report);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(digests.len(), 3);
+    assert!(digests.values().all(|v| v.0 == "valid"), "{digests:?}");
+    assert!(logs.values().all(|s| s == "valid"));
+    let other = hex::encode(openssl_sign(&data("key-a.pem"), b"another signing string"));
+    let (code, report) = verify_json(&dir.0, &args(&keys, &["--signature", &other]));
+    assert_eq!(code, 1);
+    assert_eq!(verdicts(&report).0[&c.digests[2].0].0, "invalid");
 }
