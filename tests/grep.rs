@@ -176,6 +176,12 @@ fn prints_each_matching_record_as_stored() {
         .collect();
     want.sort();
     assert_eq!(got, want);
+    // Piped stderr: no progress bar, nothing at all.
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Piped: NDJSON without asking; the skipped .txt file contributes nothing.
     assert!(got.iter().all(|l| !l.contains("not an event")));
 }
@@ -433,4 +439,39 @@ fn agrees_with_the_service() {
         assert!(service > 0, "{name}");
         assert_eq!(count(&[pattern, data.to_str().unwrap()]), service, "{name}");
     }
+}
+
+/// On a terminal (a pseudo-terminal from util-linux `script`), a progress bar with files and
+/// matches is drawn on stderr and a summary is left behind; piped, nothing (checked above).
+#[test]
+fn progress_bar_on_a_terminal() {
+    let dir = TempDir::new("tty");
+    archive(&dir.0);
+    let command = format!(
+        "{} grep --count --event ConsoleLogin {}",
+        env!("CARGO_BIN_EXE_trailwatch"),
+        dir.0.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("script: {e} (install it: apt-get install -y util-linux)"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("{} matches in {N} events, 8 files", N / 4)),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.trim() == (N / 4).to_string()),
+        "{text}"
+    );
+    let out = Command::new("script")
+        .args(["-qec", &format!("{command} --no-progress"), "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("matches in"), "{text}");
 }

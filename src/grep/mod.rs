@@ -111,7 +111,7 @@ pub fn run(args: &GrepArgs) -> Result<u8, CliError> {
     let bar = (!args.no_progress && io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}  {msg}",
+            "{elapsed} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {msg} [{wide_bar}]",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
