@@ -36,6 +36,12 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run the service (the default when no subcommand is given).
     Run(RunArgs),
+    /// Validate CloudTrail log files against their signed digests, offline (like `aws
+    /// cloudtrail validate-logs` on a local copy of the bucket).
+    VerifyLogs(VerifyLogsArgs),
+    /// Search CloudTrail archives (`.json.gz`, `.json`, NDJSON, folders) with a filter pattern,
+    /// like CloudWatch's FilterLogEvents.
+    Grep(GrepArgs),
 }
 
 /// Output format of `test-pattern`.
@@ -204,4 +210,96 @@ impl RunArgs {
             forward_matched_only: self.forward_matched_only,
         }
     }
+}
+
+/// Output format of `verify-logs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Problems, one per line, then a summary.
+    Text,
+    /// One JSON document with every verdict.
+    Json,
+}
+
+/// `trailwatch verify-logs`.
+#[derive(Debug, Args)]
+pub struct VerifyLogsArgs {
+    /// The trail's public key: DER, PEM, or the JSON of `aws cloudtrail list-public-keys`
+    /// (repeatable; keys are matched by fingerprint).
+    #[arg(long = "public-key", value_name = "FILE")]
+    pub public_keys: Vec<PathBuf>,
+    /// The newest digest's signature (hex), its S3 metadata `x-amz-meta-signature`.
+    #[arg(long, value_name = "HEX", conflicts_with = "head_object")]
+    pub signature: Option<String>,
+    /// `aws s3api head-object` output (JSON) for the newest digest, for its signature.
+    #[arg(long, value_name = "FILE")]
+    pub head_object: Option<PathBuf>,
+    /// Check digests from this time on (RFC 3339, a UTC date, or a duration ago like 7d).
+    #[arg(long, value_name = "T")]
+    pub start_time: Option<String>,
+    /// Check digests up to this time (plus the hour after it that may cover its log files).
+    #[arg(long, value_name = "T")]
+    pub end_time: Option<String>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// The local copy of the trail's bucket (the folder holding `AWSLogs/`).
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+}
+
+/// Output format of `grep`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GrepFormat {
+    /// Each matching event as stored, one per line.
+    Ndjson,
+    /// Time, identity, event, source IP, region, error.
+    Table,
+}
+
+/// `trailwatch grep`.
+#[derive(Debug, Args)]
+#[command(override_usage = "trailwatch grep [OPTIONS] PATTERN PATH...\n       \
+    trailwatch grep [OPTIONS] [-e PATTERN] [--user U] [--ip A] [--event E] [--failed] PATH...")]
+pub struct GrepArgs {
+    /// The filter pattern, as an option: then every argument is a PATH.
+    #[arg(short = 'e', long = "pattern", value_name = "PATTERN")]
+    pub pattern: Option<String>,
+    /// Events by this identity: a user name, role session name, access key id, `root`, or an
+    /// ARN (repeatable: any of them; `*` wildcards allowed).
+    #[arg(long, value_name = "NAME")]
+    pub user: Vec<String>,
+    /// Events from this source IP address (repeatable; `*` wildcards, e.g. `203.0.113.*`).
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Vec<String>,
+    /// Events with this eventName (repeatable; `*` wildcards, e.g. `Delete*`).
+    #[arg(long, value_name = "NAME")]
+    pub event: Vec<String>,
+    /// Failed calls: an errorCode or errorMessage, or a failed console sign-in.
+    #[arg(long)]
+    pub failed: bool,
+    /// Only events whose eventTime is at or after this (RFC 3339, a UTC date, or a duration
+    /// ago like 2h or 7d).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Only events whose eventTime is before this.
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// Print only the number of matching events.
+    #[arg(long, short = 'c')]
+    pub count: bool,
+    /// Output format (default: table on a terminal, NDJSON otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<GrepFormat>,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Reading threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// PATTERN, then the files and folders to search (`-` for stdin). Without -e, the PATTERN
+    /// may be left out when a shortcut, --since or --until is given and the first argument is
+    /// an existing file or folder.
+    #[arg(value_name = "PATTERN|PATH")]
+    pub args: Vec<String>,
 }

@@ -19,6 +19,8 @@ pub mod config;
 pub mod dead_letter;
 pub mod error;
 pub mod event;
+pub mod grep;
+pub mod integrity;
 pub mod metrics;
 pub mod pipeline;
 pub mod service;
@@ -26,6 +28,7 @@ pub mod sink;
 pub mod source;
 pub mod test_pattern;
 pub mod time;
+pub mod timespec;
 pub mod worker;
 
 pub use service::{run, validate};

@@ -11,6 +11,17 @@ fn main() -> ExitCode {
         Some(Command::TestPattern(args)) => trailwatch::test_pattern::run(args).map(|_| ()),
         Some(Command::Validate(args)) => trailwatch::validate(args),
         Some(Command::Run(args)) => trailwatch::run(args),
+        // Exit 1 when anything checked is not valid (the report says what).
+        Some(Command::VerifyLogs(args)) => match trailwatch::integrity::run(args) {
+            Ok(false) => return ExitCode::from(1),
+            other => other.map(|_| ()),
+        },
+        // grep's statuses: 0 matched, 1 nothing matched, 2 an input could not be read.
+        Some(Command::Grep(args)) => match trailwatch::grep::run(args) {
+            Ok(0) => Ok(()),
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         None => trailwatch::run(&cli.run),
     };
     match result {
