@@ -31,6 +31,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run the service (the default when no subcommand is given).
     Run(RunArgs),
+    /// Print the configured CloudWatch alarms as Prometheus (or Grafana) alert rules.
+    Rules(crate::alerting::command::RulesArgs),
 }
 
 /// Output format of `test-pattern`.

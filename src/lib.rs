@@ -13,6 +13,7 @@
 //! * [`service`] — start-up, reload and shutdown.
 
 pub mod ack;
+pub mod alerting;
 pub mod cli;
 pub mod config;
 pub mod dead_letter;

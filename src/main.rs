@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         Some(Command::TestPattern(args)) => trailwatch::test_pattern::run(args).map(|_| ()),
         Some(Command::Validate(args)) => trailwatch::validate(args),
         Some(Command::Run(args)) => trailwatch::run(args),
+        Some(Command::Rules(args)) => trailwatch::alerting::command::rules(args),
         None => trailwatch::run(&cli.run),
     };
     match result {

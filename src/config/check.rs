@@ -42,7 +42,9 @@ pub fn load(args: &RunArgs) -> Result<Config, ConfigError> {
         filters: filters(&ctx, &raw, args)?,
         forward: forward(&ctx, &raw, args)?,
         ingest,
+        alarms: Vec::new(),
     };
+    let config = crate::alerting::attach(config, &raw, args, file.as_ref())?;
     let stdout_sink = config
         .forward
         .sinks

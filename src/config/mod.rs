@@ -49,6 +49,8 @@ pub struct Config {
     pub filters: FilterPlan,
     /// Forwarding of enriched events.
     pub forward: ForwardSettings,
+    /// The alarms on the filters' metrics, checked against them.
+    pub alarms: Vec<crate::alerting::Alarm>,
 }
 
 /// What forwarded events carry and where they go.

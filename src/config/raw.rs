@@ -52,6 +52,12 @@ pub struct RawConfig {
     /// Where enriched events are forwarded.
     #[serde(default)]
     pub sinks: Vec<crate::sink::spec::RawSink>,
+    /// CloudWatch alarms on the filters' metrics (`trailwatch rules` turns them into rules).
+    #[serde(default)]
+    pub alarms: Vec<crate::alerting::config::RawAlarm>,
+    /// `aws cloudwatch describe-alarms` output files to load.
+    #[serde(default)]
+    pub aws_alarms: Vec<Str>,
 }
 
 /// `[sources]`
