@@ -147,11 +147,13 @@ fn dashboard_and_rules_query_metrics_trailwatch_exposes() {
         }
     }
     let rules = read(&repo("configs/prometheus/rules.yml"));
+    // Generated rules put each expression on the line after `expr: |-`.
+    let lines: Vec<&str> = rules.lines().collect();
     exprs.extend(
-        rules
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("expr: "))
-            .map(str::to_owned),
+        lines
+            .windows(2)
+            .filter(|w| w[0].trim() == "expr: |-")
+            .map(|w| w[1].trim().to_owned()),
     );
     let mut checked = 0;
     for e in &exprs {

@@ -1,6 +1,7 @@
 //! trailwatch's integration tests: the real binary on loopback sockets, one test binary with a
 //! module per concern.
 
+mod alerting;
 mod cis;
 mod cli;
 mod configs;

@@ -1,0 +1,225 @@
+//! `trailwatch rules`: the generated Prometheus rules pass promtool's checks and unit tests
+//! (tests/alerting/*.test.yml: each rule fires exactly when CloudWatch's alarm would), the
+//! checked-in configs/prometheus/rules.yml is what the command prints, describe-alarms JSON is
+//! imported, and what cannot be expressed is refused with a message.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::*;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn tool(name: &str, args: &[&str]) {
+    let out = Command::new(name).args(args).output().unwrap_or_else(|e| {
+        panic!(
+            "{name} is not runnable ({e}); install it: apt-get install -y prometheus \
+             prometheus-alertmanager"
+        )
+    });
+    assert!(
+        out.status.success(),
+        "{name} {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `trailwatch rules ARGS` (must succeed): the printed file.
+fn rules(args: &[&str]) -> String {
+    let mut all = vec!["rules"];
+    all.extend_from_slice(args);
+    let (status, out, err) = run_to_end(&all, b"");
+    assert!(status.success(), "trailwatch {all:?} failed: {err}");
+    out
+}
+
+/// `trailwatch rules ARGS` (must fail with exit 2): stderr.
+fn rules_error(args: &[&str]) -> String {
+    let mut all = vec!["rules"];
+    all.extend_from_slice(args);
+    let (status, out, err) = run_to_end(&all, b"");
+    assert_eq!(status.code(), Some(2), "trailwatch {all:?}: {out}{err}");
+    err
+}
+
+#[test]
+fn generated_rules_fire_when_cloudwatch_alarms_would() {
+    let dir = TempDir::new("alarm-rules");
+    let text = rules(&[
+        "--config",
+        repo("tests/alerting/trailwatch.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(text.matches("- alert: ").count(), 8, "{text}");
+    std::fs::write(dir.path("rules.yml"), &text).unwrap();
+    let test = dir.path("alarms.test.yml");
+    std::fs::copy(repo("tests/alerting/alarms.test.yml"), &test).unwrap();
+    tool(
+        "promtool",
+        &["check", "rules", dir.path("rules.yml").to_str().unwrap()],
+    );
+    tool("promtool", &["test", "rules", test.to_str().unwrap()]);
+}
+
+#[test]
+fn checked_in_rules_are_what_trailwatch_rules_prints() {
+    let printed = rules(&[]);
+    let checked_in = read(&repo("configs/prometheus/rules.yml"));
+    assert!(
+        printed == checked_in,
+        "configs/prometheus/rules.yml differs from `trailwatch rules`; regenerate it with \
+         `cargo run -- rules > configs/prometheus/rules.yml`"
+    );
+    assert_eq!(printed.matches("- alert: ").count(), 15);
+    tool(
+        "promtool",
+        &[
+            "check",
+            "rules",
+            repo("configs/prometheus/rules.yml").to_str().unwrap(),
+        ],
+    );
+    tool(
+        "promtool",
+        &[
+            "test",
+            "rules",
+            repo("configs/prometheus/rules.test.yml").to_str().unwrap(),
+        ],
+    );
+}
+
+#[test]
+fn describe_alarms_json_is_imported_as_is() {
+    let text = rules(&[
+        "--aws-metric-filters",
+        repo("configs/filters/cis-aws-foundations.json")
+            .to_str()
+            .unwrap(),
+        "--aws-alarms",
+        repo("tests/alerting/describe-alarms.json")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(text.matches("- alert: ").count(), 1, "{text}");
+    assert!(
+        text.contains("- alert: Console_sign_in_failures\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("alarm: \"Console sign-in failures\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("notify: \"oncall\"\n"), "{text}");
+    assert!(
+        text.contains("[299999ms:60s]) >= 3\n"),
+        "3 of 5 one-minute periods: {text}"
+    );
+    assert!(text.contains(">= bool 3)"), "{text}");
+    assert!(
+        text.contains("description: \"3 or more failed console sign-ins in 3 of 5 minutes\""),
+        "{text}"
+    );
+}
+
+fn alarm_json(fields: &str) -> String {
+    format!(
+        "{{\"MetricAlarms\": [{{\"AlarmName\": \"a1\", \"Namespace\": \"CISBenchmark\", \
+         \"MetricName\": \"root_usage_metric\", \"Statistic\": \"Sum\", \"Period\": 300, \
+         \"EvaluationPeriods\": 1, \"Threshold\": 1, \
+         \"ComparisonOperator\": \"GreaterThanOrEqualToThreshold\"{fields}}}]}}"
+    )
+}
+
+#[test]
+fn what_cannot_be_expressed_is_refused_with_a_message() {
+    let dir = TempDir::new("alarm-errors");
+    let cases = [
+        (
+            alarm_json(", \"MetricName\": \"nope\"")
+                .replace("\"MetricName\": \"root_usage_metric\", ", ""),
+            "alarm 'a1' reads metric CISBenchmark/nope, which no configured filter produces",
+        ),
+        (
+            alarm_json(", \"Metrics\": [{\"Id\": \"m1\", \"Expression\": \"m2 * 2\"}]"),
+            "metric math",
+        ),
+        (
+            alarm_json("").replace("\"Statistic\": \"Sum\"", "\"ExtendedStatistic\": \"p99\""),
+            "percentile statistic 'p99' is not supported",
+        ),
+        (
+            alarm_json("").replace(
+                "GreaterThanOrEqualToThreshold",
+                "LessThanLowerOrGreaterThanUpperThreshold",
+            ),
+            "anomaly-detection band",
+        ),
+        (
+            alarm_json("").replace("\"Statistic\": \"Sum\"", "\"Statistic\": \"Maximum\""),
+            "statistic Maximum cannot be computed",
+        ),
+        (
+            alarm_json(", \"Dimensions\": [{\"Name\": \"eventType\", \"Value\": \"x\"}]"),
+            "with dimensions [eventType], but the filters publish it only with no dimensions",
+        ),
+        (
+            alarm_json("").replace("300", "45"),
+            "period 45s is not one CloudWatch allows",
+        ),
+        (
+            alarm_json(", \"DatapointsToAlarm\": 2"),
+            "needs 1 <= datapoints_to_alarm (2) <= evaluation_periods (1)",
+        ),
+    ];
+    for (i, (json, expected)) in cases.iter().enumerate() {
+        let path = dir.path(&format!("alarms{i}.json"));
+        std::fs::write(&path, json).unwrap();
+        let err = rules_error(&[
+            "--aws-metric-filters",
+            repo("configs/filters/cis-aws-foundations.json")
+                .to_str()
+                .unwrap(),
+            "--aws-alarms",
+            path.to_str().unwrap(),
+        ]);
+        assert!(
+            err.contains(expected),
+            "case {i}: expected {expected:?} in: {err}"
+        );
+        // Errors point into the file, at the alarm.
+        assert!(
+            err.contains(&format!("alarms{i}.json:1:")),
+            "case {i}: {err}"
+        );
+    }
+    // TOML: the position of the offending value.
+    let toml = dir.path("t.toml");
+    std::fs::write(
+        &toml,
+        "[[alarms]]\nname = \"x\"\nfilter = \"root_usage_metric\"\nstatistic = \"p90\"\nthreshold = 1\n",
+    )
+    .unwrap();
+    let err = rules_error(&["--config", toml.to_str().unwrap()]);
+    assert!(
+        err.contains("t.toml:4:13: alarm 'x': percentile statistic 'p90'"),
+        "{err}"
+    );
+    std::fs::write(
+        &toml,
+        "[[filters]]\nname = \"f\"\npattern = \"ERROR\"\n[[alarms]]\nname = \"x\"\nfilter = \"g\"\nthreshold = 1\n",
+    )
+    .unwrap();
+    let err = rules_error(&["--config", toml.to_str().unwrap()]);
+    assert!(
+        err.contains(
+            "t.toml:5:8: alarm 'x' reads filter 'g', which is not configured (filters: f)"
+        ),
+        "{err}"
+    );
+    // `validate` checks alarms too.
+    let (status, _, err) = run_to_end(&["validate", "--config", toml.to_str().unwrap()], b"");
+    assert_eq!(status.code(), Some(2), "{err}");
+}
