@@ -2,6 +2,7 @@
 //! module per concern.
 
 mod alerting;
+mod alertmanager;
 mod cis;
 mod cli;
 mod configs;
