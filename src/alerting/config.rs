@@ -557,3 +557,53 @@ pub fn notify_target(action: &str) -> String {
     }
     action.to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sns_topics_become_notify_targets() {
+        assert_eq!(
+            notify_target("arn:aws:sns:us-east-1:123456789012:oncall"),
+            "oncall"
+        );
+        assert_eq!(
+            notify_target("arn:aws:automate:us-east-1:ec2:stop"),
+            "arn:aws:automate:us-east-1:ec2:stop"
+        );
+        assert_eq!(notify_target("pager"), "pager");
+    }
+
+    #[test]
+    fn percentiles_are_recognised() {
+        for s in [
+            "p99",
+            "p99.9",
+            "tm90",
+            "wm(10%:90%)",
+            "PR(10:)",
+            "TC(1:2)",
+            "TS(5%:)",
+            "IQM",
+        ] {
+            assert!(is_percentile(s), "{s}");
+        }
+        for s in ["Sum", "SampleCount", "pizza"] {
+            assert!(!is_percentile(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn the_builtin_pack_has_the_15_cis_alarms() {
+        let defs = builtin_defs().unwrap();
+        assert_eq!(defs.len(), 15);
+        for d in &defs {
+            assert_eq!(d.statistic, "Sum");
+            assert_eq!(d.period_secs, Ok(300));
+            assert_eq!(d.evaluation_periods, 1);
+            assert_eq!(d.threshold, 1.0);
+            assert!(d.labels.iter().any(|(k, _)| k == "severity"), "{}", d.name);
+        }
+    }
+}

@@ -252,3 +252,145 @@ pub fn rule_file(alarms: &[Alarm], origin: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerting::{Comparison, Target};
+
+    fn alarm() -> Alarm {
+        Alarm {
+            name: "a b".into(),
+            description: None,
+            namespace: "NS".into(),
+            metric: "M".into(),
+            dimensions: vec![],
+            statistic: Statistic::Sum,
+            period_secs: 60,
+            evaluation_periods: 1,
+            datapoints_to_alarm: 1,
+            comparison: Comparison::GreaterOrEqual,
+            threshold: 1.0,
+            missing: MissingData::NotBreaching,
+            labels: vec![("severity".into(), "warning".into())],
+            notify: vec![],
+            target: Target {
+                family: "ns_m_total".into(),
+                samples_family: "trailwatch_sample_count_ns_m_total".into(),
+                matchers: vec![],
+                dimension_labels: vec![],
+            },
+        }
+    }
+
+    const SUM: &str = "sum (((last_over_time(ns_m_total[59999ms]) - last_over_time(ns_m_total[3600s] offset 60s)) >= 0) or last_over_time(ns_m_total[59999ms]))";
+    const COUNT: &str = "sum (((last_over_time(trailwatch_sample_count_ns_m_total[59999ms]) - last_over_time(trailwatch_sample_count_ns_m_total[3600s] offset 60s)) >= 0) or last_over_time(trailwatch_sample_count_ns_m_total[59999ms]))";
+
+    #[test]
+    fn statistics() {
+        let mut a = alarm();
+        assert_eq!(datapoint(&a), SUM);
+        a.statistic = Statistic::SampleCount;
+        assert_eq!(datapoint(&a), COUNT);
+        a.statistic = Statistic::Average;
+        assert_eq!(datapoint(&a), format!("({SUM} / ({COUNT} > 0))"));
+    }
+
+    #[test]
+    fn operators_and_thresholds() {
+        let mut a = alarm();
+        for (c, op) in [
+            (Comparison::GreaterOrEqual, ">="),
+            (Comparison::Greater, ">"),
+            (Comparison::Less, "<"),
+            (Comparison::LessOrEqual, "<="),
+        ] {
+            a.comparison = c;
+            a.threshold = 2.5;
+            assert_eq!(
+                expression(&a),
+                format!("sum_over_time(({SUM} {op} bool 2.5)[59999ms:60s]) >= 1")
+            );
+        }
+        a.threshold = -3.0;
+        assert!(expression(&a).contains("<= bool -3)"));
+    }
+
+    #[test]
+    fn m_of_n_uses_n_aligned_periods() {
+        let mut a = alarm();
+        a.period_secs = 300;
+        a.evaluation_periods = 5;
+        a.datapoints_to_alarm = 3;
+        let e = expression(&a);
+        assert!(e.ends_with("[1499999ms:300s]) >= 3"), "{e}");
+        assert!(e.contains("[299999ms]"), "{e}");
+        assert!(e.contains("offset 300s"), "{e}");
+    }
+
+    #[test]
+    fn missing_data_treatments() {
+        let mut a = alarm();
+        a.evaluation_periods = 2;
+        a.datapoints_to_alarm = 2;
+        a.missing = MissingData::Missing;
+        let plain = format!("sum_over_time(({SUM} >= bool 1)[119999ms:60s]) >= 2");
+        assert_eq!(expression(&a), plain);
+        a.missing = MissingData::NotBreaching;
+        assert_eq!(expression(&a), plain);
+        a.missing = MissingData::Breaching;
+        assert_eq!(
+            expression(&a),
+            format!(
+                "((sum_over_time(({SUM} >= bool 1)[119999ms:60s]) + (2 - count_over_time({SUM}[119999ms:60s]))) or on() vector(2)) >= 2"
+            )
+        );
+        a.missing = MissingData::Ignore;
+        assert_eq!(
+            expression(&a),
+            format!(
+                "(sum_over_time(({SUM} >= bool 1)[119999ms:60s]) >= 2) or on() (max (ALERTS{{alertname=\"a_b\",alarm=\"a b\",alertstate=\"firing\"}}) unless on() count_over_time({SUM}[119999ms:60s]))"
+            )
+        );
+    }
+
+    #[test]
+    fn dimensions_select_and_label() {
+        let mut a = alarm();
+        a.target.matchers = vec![
+            ("event_type".into(), "AwsApiCall".into()),
+            ("region".into(), String::new()),
+        ];
+        a.target.dimension_labels = vec![("event_type".into(), "AwsApiCall".into())];
+        a.missing = MissingData::Breaching;
+        let e = expression(&a);
+        assert!(
+            e.contains("ns_m_total{event_type=\"AwsApiCall\",region=\"\"}[59999ms]"),
+            "{e}"
+        );
+        assert!(e.contains("sum by (event_type) ("), "{e}");
+        assert!(
+            e.contains("label_replace(vector(1), \"event_type\", \"AwsApiCall\", \"\", \"\")"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn names_labels_and_annotations() {
+        let mut a = alarm();
+        a.name = "9 lives/{{x}}".into();
+        a.notify = vec!["oncall".into(), "sec".into()];
+        a.description = Some("see {{ here".into());
+        assert_eq!(alert_name(&a.name), "_9_lives___x__");
+        let labels = static_labels(&a);
+        assert!(labels.contains(&("alarm".into(), "9 lives/{{x}}".into())));
+        assert!(labels.contains(&("notify".into(), "oncall,sec".into())));
+        assert_eq!(description(&a), "see {{ \"{{\" }} here");
+        assert!(summary(&a).starts_with("9 lives/{{ \"{{\" }}x}}: {{ $value }} of the last 1"));
+        assert_eq!(period_text(300), "5m");
+        assert_eq!(period_text(3600), "1h");
+        assert_eq!(period_text(10), "10s");
+        let file = rule_file(&[a], "");
+        assert!(file.contains("    interval: 60s\n"), "{file}");
+    }
+}
