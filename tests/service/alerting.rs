@@ -223,3 +223,71 @@ fn what_cannot_be_expressed_is_refused_with_a_message() {
     let (status, _, err) = run_to_end(&["validate", "--config", toml.to_str().unwrap()], b"");
     assert_eq!(status.code(), Some(2), "{err}");
 }
+
+#[test]
+fn sample_counts_are_exposed_per_series() {
+    let dir = TempDir::new("sample-count");
+    let config = dir.path("t.toml");
+    std::fs::write(
+        &config,
+        "[[filters]]\nname = \"uploads\"\npattern = '{ $.eventName = PutObject }'\n\
+         metric_namespace = \"Test\"\nmetric_name = \"UploadBytes\"\n\
+         metric_value = \"$.additionalEventData.bytesTransferredIn\"\n\
+         [[filters]]\nname = \"by_type\"\npattern = '{ $.eventName = PutObject }'\n\
+         metric_namespace = \"Test\"\nmetric_name = \"Uploads\"\n\
+         dimensions = { region = \"$.awsRegion\" }\n",
+    )
+    .unwrap();
+    let svc = Service::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--tcp",
+        "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ]);
+    let upload = |bytes: i64| {
+        record(
+            "PutObject",
+            serde_json::json!({"additionalEventData": {"bytesTransferredIn": bytes}}),
+        )
+    };
+    let before = svc.scrape();
+    assert_eq!(
+        before.get(
+            "trailwatch_sample_count_test_upload_bytes_total",
+            &filter("uploads")
+        ),
+        Some(0.0),
+        "dimensionless sample counts exist at 0 from start-up"
+    );
+    let mut conn = std::net::TcpStream::connect(svc.tcp[0]).unwrap();
+    std::io::Write::write_all(
+        &mut conn,
+        &ndjson(&[upload(100), routine(), upload(50), upload(-5)]),
+    )
+    .unwrap();
+    drop(conn);
+    let s = svc.wait_for(
+        "trailwatch_sample_count_test_upload_bytes_total",
+        &filter("uploads"),
+        2.0,
+    );
+    // The negative value is dropped (counted elsewhere), so it is no sample either.
+    assert_eq!(
+        s.get("test_upload_bytes_total", &filter("uploads")),
+        Some(150.0)
+    );
+    let s = svc.wait_for(
+        "trailwatch_sample_count_test_uploads_total",
+        &[("filter", "by_type"), ("region", "eu-west-1")],
+        3.0,
+    );
+    assert_eq!(
+        s.get(
+            "test_uploads_total",
+            &[("filter", "by_type"), ("region", "eu-west-1")]
+        ),
+        Some(3.0)
+    );
+}
