@@ -33,6 +33,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print the configured CloudWatch alarms as Prometheus (or Grafana) alert rules.
     Rules(crate::alerting::command::RulesArgs),
+    /// Print the Grafana dashboard for the configured filters and alarms.
+    Dashboard(crate::alerting::command::DashboardArgs),
 }
 
 /// Output format of `test-pattern`.

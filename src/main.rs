@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Some(Command::Validate(args)) => trailwatch::validate(args),
         Some(Command::Run(args)) => trailwatch::run(args),
         Some(Command::Rules(args)) => trailwatch::alerting::command::rules(args),
+        Some(Command::Dashboard(args)) => trailwatch::alerting::command::dashboard(args),
         None => trailwatch::run(&cli.run),
     };
     match result {

@@ -1,5 +1,5 @@
-//! `trailwatch rules`: the configured alarms as a Prometheus rule file (or Grafana alert-rule
-//! provisioning), on stdout.
+//! `trailwatch rules` and `trailwatch dashboard`: the configured alarms as a Prometheus rule file
+//! (or Grafana alert-rule provisioning), and the Grafana dashboard, on stdout.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,6 +15,9 @@ use crate::error::CliError;
 pub enum RulesFormat {
     /// A Prometheus rule file (`rule_files:`).
     Prometheus,
+    /// Grafana alert-rule provisioning (`provisioning/alerting/`), with contact points and a
+    /// notification policy.
+    Grafana,
 }
 
 /// `trailwatch rules`.
@@ -74,7 +77,33 @@ pub fn rules(args: &RulesArgs) -> Result<(), CliError> {
     let config = load(&args.config, &args.aws_metric_filters, &args.aws_alarms)?;
     let text = match args.format {
         RulesFormat::Prometheus => super::prometheus::rule_file(&config.alarms, &origin(args)),
+        RulesFormat::Grafana => super::grafana::provisioning(&config.alarms, &origin(args)),
     };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `trailwatch dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// trailwatch's TOML configuration (its filters, `[[alarms]]` and `aws_alarms`).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Metric filters as printed by `aws logs describe-metric-filters` (repeatable).
+    #[arg(long = "aws-metric-filters", value_name = "FILE")]
+    pub aws_metric_filters: Vec<PathBuf>,
+    /// Alarms as printed by `aws cloudwatch describe-alarms` (repeatable), in addition to the
+    /// configuration's.
+    #[arg(long = "aws-alarms", value_name = "FILE")]
+    pub aws_alarms: Vec<PathBuf>,
+}
+
+/// Runs `trailwatch dashboard`.
+pub fn dashboard(args: &DashboardArgs) -> Result<(), CliError> {
+    let config = load(&args.config, &args.aws_metric_filters, &args.aws_alarms)?;
+    let text = super::dashboard::dashboard(&config.filters, &config.alarms);
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;

@@ -6,6 +6,8 @@
 pub mod aws;
 pub mod command;
 pub mod config;
+pub mod dashboard;
+pub mod grafana;
 pub mod prometheus;
 
 pub use config::attach;

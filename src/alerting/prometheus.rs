@@ -42,13 +42,11 @@ pub fn datapoint(alarm: &Alarm) -> String {
     }
 }
 
-/// The alerting rule's expression: the number of breaching datapoints among the last N, kept
-/// when it reaches M.
-pub fn expression(alarm: &Alarm) -> String {
+/// The alarm's datapoints over the last N periods: (breaching, present) counts.
+fn counts(alarm: &Alarm) -> (String, String) {
     let x = datapoint(alarm);
     let p = alarm.period_secs;
     let n = alarm.evaluation_periods;
-    let m = alarm.datapoints_to_alarm;
     // A subquery evaluates at multiples of its step since the epoch: the period ends. N·P minus
     // 1ms holds exactly N of them whether the range is closed (Prometheus 2) or left-open (3).
     let range = format!("[{}ms:{p}s]", u64::from(n) * p * 1000 - 1);
@@ -57,20 +55,44 @@ pub fn expression(alarm: &Alarm) -> String {
         alarm.comparison.promql(),
         number(alarm.threshold)
     );
-    let breaches = format!("sum_over_time({breach}{range})");
-    let present = format!("count_over_time({x}{range})");
+    (
+        format!("sum_over_time({breach}{range})"),
+        format!("count_over_time({x}{range})"),
+    )
+}
+
+/// How many of the last N datapoints breach, missing ones counted as `breaching` says (for the
+/// other treatments they do not breach). No series when no datapoint exists, except for
+/// `breaching` (then all N breach).
+pub fn breach_count(alarm: &Alarm) -> String {
+    let (breaches, present) = counts(alarm);
+    let n = alarm.evaluation_periods;
     match alarm.missing {
-        // Missing datapoints are not breaching; with none at all there are no breaches either.
-        MissingData::NotBreaching | MissingData::Missing => format!("{breaches} >= {m}"),
         MissingData::Breaching => format!(
-            "(({breaches} + ({n} - {present})) or on() {}) >= {m}",
+            "(({breaches} + ({n} - {present})) or on() {})",
             constant(alarm, n)
         ),
+        MissingData::NotBreaching | MissingData::Missing | MissingData::Ignore => breaches,
+    }
+}
+
+/// The alerting rule's expression: the number of breaching datapoints among the last N, kept
+/// when it reaches M.
+pub fn expression(alarm: &Alarm) -> String {
+    let m = alarm.datapoints_to_alarm;
+    let count = breach_count(alarm);
+    match alarm.missing {
+        // Missing datapoints are not breaching; with none at all there are no breaches either.
+        MissingData::NotBreaching | MissingData::Missing | MissingData::Breaching => {
+            format!("{count} >= {m}")
+        }
+        // With no datapoint among the N, a firing alert goes on firing.
         MissingData::Ignore => format!(
-            "({breaches} >= {m}) or on() (max{} (ALERTS{{alertname={},alarm={},alertstate=\"firing\"}}) unless on() {present})",
+            "({count} >= {m}) or on() (max{} (ALERTS{{alertname={},alarm={},alertstate=\"firing\"}}) unless on() {})",
             by_clause(alarm),
             quote(&alert_name(&alarm.name)),
             quote(&alarm.name),
+            counts(alarm).1,
         ),
     }
 }

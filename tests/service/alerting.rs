@@ -291,3 +291,123 @@ fn sample_counts_are_exposed_per_series() {
         Some(3.0)
     );
 }
+
+/// A generated JSON document after its `#` comment header.
+fn json_after_comments(text: &str) -> serde_json::Value {
+    let body: String = text
+        .lines()
+        .skip_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    serde_json::from_str(&body).expect("generated JSON parses")
+}
+
+#[test]
+fn checked_in_grafana_files_are_what_the_commands_print() {
+    let provisioning = rules(&["--format", "grafana"]);
+    assert!(
+        provisioning
+            == read(&repo(
+                "configs/grafana/provisioning/alerting/trailwatch.yml"
+            )),
+        "configs/grafana/provisioning/alerting/trailwatch.yml differs from `trailwatch rules \
+         --format grafana`; regenerate it"
+    );
+    let (status, dashboard, err) = run_to_end(&["dashboard"], b"");
+    assert!(status.success(), "{err}");
+    assert!(
+        dashboard == read(&repo("configs/grafana/dashboards/trailwatch.json")),
+        "configs/grafana/dashboards/trailwatch.json differs from `trailwatch dashboard`; \
+         regenerate it"
+    );
+
+    // The alert rules: one per alarm, with the contract's labels, valid PromQL, and a policy
+    // routing on `notify`.
+    let doc = json_after_comments(&provisioning);
+    assert_eq!(doc["apiVersion"], 1);
+    let group = &doc["groups"][0];
+    let grafana_rules = group["rules"].as_array().unwrap();
+    assert_eq!(grafana_rules.len(), 15);
+    let mut check = String::from("groups:\n  - name: grafana-queries\n    rules:\n");
+    for (i, r) in grafana_rules.iter().enumerate() {
+        assert_eq!(r["title"], r["labels"]["alarm"], "{r}");
+        assert_eq!(r["labels"]["namespace"], "CISBenchmark", "{r}");
+        assert!(
+            r["annotations"]["summary"]
+                .as_str()
+                .unwrap()
+                .contains("{{ $values.A.Value }}")
+        );
+        assert_eq!(r["data"][1]["model"]["expression"], "$A >= 1", "{r}");
+        assert_eq!(r["noDataState"], "OK", "notBreaching: {r}");
+        let expr = r["data"][0]["model"]["expr"].as_str().unwrap();
+        check.push_str(&format!(
+            "      - record: grafana_query_{i}\n        expr: {}\n",
+            serde_json::to_string(expr).unwrap()
+        ));
+    }
+    let dir = TempDir::new("grafana-queries");
+    std::fs::write(dir.path("q.yml"), check).unwrap();
+    tool(
+        "promtool",
+        &["check", "rules", dir.path("q.yml").to_str().unwrap()],
+    );
+    assert_eq!(doc["policies"][0]["receiver"], "trailwatch-default");
+
+    // Alarm actions become contact points and routes; ignore keeps the last state.
+    let text = rules(&[
+        "--format",
+        "grafana",
+        "--config",
+        repo("tests/alerting/trailwatch.toml").to_str().unwrap(),
+    ]);
+    let doc = json_after_comments(&text);
+    assert_eq!(
+        doc["policies"][0]["routes"][0]["object_matchers"][0],
+        serde_json::json!(["notify", "=~", "(.*,)?oncall(,.*)?"])
+    );
+    let by_title = |t: &str| {
+        doc["groups"][0]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["title"] == t)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_title("sum ignore")["noDataState"], "KeepLast");
+    assert_eq!(by_title("sum le breaching")["noDataState"], "Alerting");
+    assert_eq!(
+        by_title("sum gt 2 of 3")["data"][1]["model"]["expression"],
+        "$A >= 2"
+    );
+
+    // The dashboard: a panel per filter, the alarms' states, trailwatch's health.
+    let d: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    let titles: Vec<&str> = d["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    let filters = [
+        "root_usage_metric",
+        "console_signin_failure_metric",
+        "organizations_changes",
+    ];
+    for f in filters {
+        assert!(
+            titles
+                .iter()
+                .any(|t| t.starts_with(&format!("{f}: CISBenchmark/"))),
+            "no panel for {f}: {titles:?}"
+        );
+    }
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.starts_with("Alarm states (15 alarms")),
+        "{titles:?}"
+    );
+    assert!(titles.contains(&"Events received by source"), "{titles:?}");
+}
