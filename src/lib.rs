@@ -26,6 +26,7 @@ pub mod sink;
 pub mod source;
 pub mod test_pattern;
 pub mod time;
+pub mod trail;
 pub mod worker;
 
 pub use service::{run, validate};

@@ -48,6 +48,7 @@ pub struct Worker {
     dead_letter: Option<DeadLetter>,
     forward: Option<Arc<Forward>>,
     out: OutBatch,
+    trail: crate::trail::TrailDeltas,
 }
 
 /// What a batch did, counted locally and flushed to telemetry once.
@@ -83,6 +84,7 @@ impl Worker {
             dead_letter,
             forward,
             out: OutBatch::default(),
+            trail: crate::trail::TrailDeltas::default(),
         }
     }
 
@@ -112,6 +114,13 @@ impl Worker {
             opts,
             forward: self.forward.as_deref(),
             out: &mut self.out,
+            trail: &mut self.trail,
+            // Backfilled files hold old events: their age is no delivery lag.
+            arrival: (batch.source != SourceKind::Files).then(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64())
+            }),
         };
         let max = self.settings.max_event_bytes;
         let decoder = &mut self.decoder;
@@ -131,6 +140,7 @@ impl Worker {
             }
         });
         generation.flush(&mut self.deltas, &self.telemetry);
+        self.store.trail.flush(&mut self.trail, &self.telemetry);
         self.flush_counts(batch.source);
         if let Some(f) = &self.forward {
             if !self.out.events.is_empty() {
@@ -182,6 +192,8 @@ struct Events<'a> {
     opts: EvalOptions,
     forward: Option<&'a Forward>,
     out: &'a mut OutBatch,
+    trail: &'a mut crate::trail::TrailDeltas,
+    arrival: Option<f64>,
 }
 
 impl Output for Events<'_> {
@@ -199,6 +211,7 @@ impl Output for Events<'_> {
         self.counts.events += 1;
         self.counts.evaluated += 1;
         self.counts.envelopes[e.envelope as usize] += 1;
+        self.trail.observe(e.eval, self.arrival);
         let mut any = false;
         for id in 0..set.len() {
             if outcome.matched(id) {

@@ -305,6 +305,8 @@ pub struct Store {
     max_series: usize,
     /// Match counters by filter name (they outlive reloads).
     matches: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    /// Trail health per account and region (independent of the filters).
+    pub trail: crate::trail::TrailHealth,
 }
 
 impl Store {
@@ -316,6 +318,7 @@ impl Store {
             current: ArcSwap::from_pointee(generation),
             max_series,
             matches,
+            trail: crate::trail::TrailHealth::new(max_series),
         }
     }
 
@@ -444,6 +447,7 @@ impl Collector for StoreCollector {
             .collect();
         mf.set_metric(metrics);
         out.push(mf);
+        out.extend(self.0.trail.collect());
         out
     }
 }
