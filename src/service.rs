@@ -86,6 +86,7 @@ async fn serve(args: &RunArgs, config: Config) -> Result<(), CliError> {
         config.filters.clone(),
         config.metrics.max_series,
     ));
+    store.trail.enable(config.trail_health.is_some());
     let metrics = Arc::new(Metrics::new(telemetry.clone(), store.clone()));
 
     // Bind every listener before starting anything, so a taken port fails fast.
@@ -295,6 +296,7 @@ fn reload(args: &RunArgs, store: &Store, telemetry: &Telemetry) {
         Ok(c) => {
             let n = c.filters.set.len();
             telemetry.register_families(&c.filters.families);
+            store.trail.enable(c.trail_health.is_some());
             store.install(c.filters);
             telemetry.reload(true);
             tracing::info!(filters = n, "reloaded filters");

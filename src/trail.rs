@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use prometheus::proto;
 
@@ -28,6 +29,29 @@ pub const LAG_BUCKETS: [f64; 11] = [
 
 /// Longest account or region label value kept (longer values are cut: they are not AWS ids).
 const MAX_LABEL_BYTES: usize = 64;
+
+/// `[trail_health]` as written: its presence turns trail health on.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrailHealth {
+    /// Alert when an account and region sent nothing for this long (default "1h").
+    pub silence: Option<crate::config::raw::Str>,
+    /// Alert when the 90th percentile of delivery lag exceeds this (default "15m").
+    pub delivery_lag: Option<crate::config::raw::Str>,
+    /// Generate the two alerts (default true).
+    pub alerts: Option<bool>,
+}
+
+/// Checked `[trail_health]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrailSettings {
+    /// Silence threshold, seconds.
+    pub silence_secs: u64,
+    /// Delivery-lag threshold (p90), seconds.
+    pub delivery_lag_secs: u64,
+    /// Whether `trailwatch rules` generates the alerts.
+    pub alerts: bool,
+}
 
 /// Separates account and region in a key.
 const SEP: char = '\u{1f}';
@@ -95,13 +119,64 @@ fn string_value(b: &[u8]) -> Option<Cow<'_, str>> {
     String::from_utf8(out).ok().map(Cow::Owned)
 }
 
-/// Finds `recipientAccountId`, `awsRegion` and `eventTime` among the top-level members of `doc`,
-/// skipping nested values whole and stopping once all three are found.
+/// The key of `recipientAccountId`, with the colon and the value's opening quote.
+const ACCOUNT_NEEDLE: &[u8] = b"\"recipientAccountId\":\"";
+
+/// Where the top-level member starting at `at` (its key's opening quote) is followed only by
+/// more members and the object's closing brace at the very end of `doc`: then it is a member of
+/// the outermost object (a nested one would close before the end). Returns the member's value.
+fn top_level_tail(doc: &[u8], at: usize) -> Option<&[u8]> {
+    let before = doc[..at]
+        .iter()
+        .rev()
+        .find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+    if !matches!(before, Some(b',' | b'{')) {
+        return None;
+    }
+    let mut j = at;
+    let mut first = None;
+    loop {
+        if doc.get(j) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(doc, j).ok()?;
+        j = skip_ws(doc, key_end);
+        if doc.get(j) != Some(&b':') {
+            return None;
+        }
+        j = skip_ws(doc, j + 1);
+        let end = value_end(doc, j).ok()?;
+        first.get_or_insert(&doc[j..end]);
+        j = skip_ws(doc, end);
+        match doc.get(j) {
+            Some(b',') => j = skip_ws(doc, j + 1),
+            Some(b'}') => return (skip_ws(doc, j + 1) == doc.len()).then_some(first?),
+            _ => return None,
+        }
+    }
+}
+
+/// Finds `recipientAccountId`, `awsRegion` and `eventTime` among the top-level members of `doc`.
+/// CloudTrail writes `recipientAccountId` near the end, after the large nested request and
+/// response: it is found by a substring search (and proven top-level by what follows it); the other two
+/// come early, and the forward scan, which skips nested values whole, stops once it has them.
 fn fields(doc: &[u8]) -> Fields<'_> {
     let mut f = Fields::default();
+    // The first occurrence (a forward search is the fast one); a nested one before it sends us
+    // to the forward scan below.
+    if let Some(at) = memchr::memmem::find(doc, ACCOUNT_NEEDLE) {
+        if let Some(v) = top_level_tail(doc, at) {
+            f.account = string_value(v);
+        }
+    }
+    if f.account.is_none() && memchr::memmem::find(doc, b"\"awsRegion\"").is_none() {
+        // Neither field anywhere: not a CloudTrail record.
+        return f;
+    }
+    let account_known = f.account.is_some();
     let mut j = skip_ws(doc, 0);
     if doc.get(j) != Some(&b'{') {
-        return f;
+        return Fields::default();
     }
     j = skip_ws(doc, j + 1);
     while doc.get(j) == Some(&b'"') {
@@ -119,7 +194,7 @@ fn fields(doc: &[u8]) -> Fields<'_> {
         };
         let value = &doc[j..end];
         let slot = match key {
-            b"recipientAccountId" => Some(&mut f.account),
+            b"recipientAccountId" if !account_known => Some(&mut f.account),
             b"awsRegion" => Some(&mut f.region),
             b"eventTime" => Some(&mut f.event_time),
             _ => None,
@@ -197,6 +272,8 @@ impl TrailDeltas {
 pub struct TrailHealth {
     max_series: usize,
     series: Mutex<HashMap<String, Counts>>,
+    /// Off unless `[trail_health]` is configured: the scan costs CPU on every event.
+    enabled: AtomicBool,
 }
 
 impl TrailHealth {
@@ -205,7 +282,18 @@ impl TrailHealth {
         TrailHealth {
             max_series,
             series: Mutex::new(HashMap::new()),
+            enabled: AtomicBool::new(false),
         }
+    }
+
+    /// Turns counting on or off (start-up and reload, from the configuration).
+    pub fn enable(&self, on: bool) {
+        self.enabled.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether workers count trail events.
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
     }
 
     /// Adds a worker's batch counts, then clears them.
@@ -357,6 +445,13 @@ mod tests {
         );
         assert_eq!(fields(b"not json"), Fields::default());
         assert_eq!(fields(br#"{"awsRegion":7}"#), Fields::default());
+        // A nested recipientAccountId after the top-level one is not taken for it.
+        let doc = br#"{"recipientAccountId":"top","awsRegion":"r","eventTime":"t","x":{"recipientAccountId":"nested"}}"#;
+        assert_eq!(fields(doc).account.as_deref(), Some("top"));
+        let doc = br#"{"awsRegion":"r","x":[{"recipientAccountId":"nested"}],"eventTime":"t"}"#;
+        assert_eq!(fields(doc).account, None);
+        let doc = br#"{"awsRegion":"r","x":{"recipientAccountId":"nested"}}"#;
+        assert_eq!(fields(doc).account, None);
         // Truncated input stops the scan without a panic.
         assert_eq!(
             fields(br#"{"awsRegion":"eu-west-1","x":{"#)

@@ -115,6 +115,7 @@ impl Worker {
             forward: self.forward.as_deref(),
             out: &mut self.out,
             trail: &mut self.trail,
+            trail_enabled: self.store.trail.enabled(),
             // Backfilled files hold old events: their age is no delivery lag.
             arrival: (batch.source != SourceKind::Files).then(|| {
                 std::time::SystemTime::now()
@@ -193,6 +194,7 @@ struct Events<'a> {
     forward: Option<&'a Forward>,
     out: &'a mut OutBatch,
     trail: &'a mut crate::trail::TrailDeltas,
+    trail_enabled: bool,
     arrival: Option<f64>,
 }
 
@@ -211,7 +213,9 @@ impl Output for Events<'_> {
         self.counts.events += 1;
         self.counts.evaluated += 1;
         self.counts.envelopes[e.envelope as usize] += 1;
-        self.trail.observe(e.eval, self.arrival);
+        if self.trail_enabled {
+            self.trail.observe(e.eval, self.arrival);
+        }
         let mut any = false;
         for id in 0..set.len() {
             if outcome.matched(id) {

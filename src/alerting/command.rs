@@ -76,8 +76,16 @@ fn origin(args: &RulesArgs) -> String {
 pub fn rules(args: &RulesArgs) -> Result<(), CliError> {
     let config = load(&args.config, &args.aws_metric_filters, &args.aws_alarms)?;
     let text = match args.format {
-        RulesFormat::Prometheus => super::prometheus::rule_file(&config.alarms, &origin(args)),
-        RulesFormat::Grafana => super::grafana::provisioning(&config.alarms, &origin(args)),
+        RulesFormat::Prometheus => super::prometheus::rule_file(
+            &config.alarms,
+            config.trail_health.as_ref(),
+            &origin(args),
+        ),
+        RulesFormat::Grafana => super::grafana::provisioning(
+            &config.alarms,
+            config.trail_health.as_ref(),
+            &origin(args),
+        ),
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
@@ -103,7 +111,11 @@ pub struct DashboardArgs {
 /// Runs `trailwatch dashboard`.
 pub fn dashboard(args: &DashboardArgs) -> Result<(), CliError> {
     let config = load(&args.config, &args.aws_metric_filters, &args.aws_alarms)?;
-    let text = super::dashboard::dashboard(&config.filters, &config.alarms);
+    let text = super::dashboard::dashboard(
+        &config.filters,
+        &config.alarms,
+        config.trail_health.is_some(),
+    );
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;

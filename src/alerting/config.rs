@@ -198,7 +198,38 @@ pub fn attach(
     all.retain(|b| !defs.iter().any(|d| d.name == b.name));
     all.extend(defs);
     config.alarms = check_all(&all, &config.filters)?;
+    config.trail_health = raw
+        .trail_health
+        .as_ref()
+        .map(|t| trail_settings(t, &at))
+        .transpose()?;
     Ok(config)
+}
+
+fn trail_settings(
+    raw: &crate::trail::RawTrailHealth,
+    at: &Locator,
+) -> Result<crate::trail::TrailSettings, ConfigError> {
+    let secs = |v: &Option<Str>, default: u64| -> Result<u64, ConfigError> {
+        let Some(v) = v else {
+            return Ok(default);
+        };
+        crate::config::units::parse_duration(v.get_ref())
+            .map(|d| d.as_secs())
+            .and_then(|s| {
+                if s == 0 {
+                    Err("trail_health durations must be at least 1s".into())
+                } else {
+                    Ok(s)
+                }
+            })
+            .map_err(|m| at.error(Some(v.span().start), m))
+    };
+    Ok(crate::trail::TrailSettings {
+        silence_secs: secs(&raw.silence, 3600)?,
+        delivery_lag_secs: secs(&raw.delivery_lag, 900)?,
+        alerts: raw.alerts.unwrap_or(true),
+    })
 }
 
 /// Adds the alarms of `aws cloudwatch describe-alarms` files to checked ones.

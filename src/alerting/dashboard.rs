@@ -461,6 +461,39 @@ fn filter_panels(plan: &FilterPlan) -> Vec<Value> {
         .collect()
 }
 
+/// Trail health per account and region (`[trail_health]`).
+fn trail_panels() -> Vec<Value> {
+    vec![
+        series_panel(
+            "Trail: events by account and region",
+            &format!(
+                "sum by (account, region) (rate({}[5m]))",
+                crate::trail::EVENTS
+            ),
+            "{{account}} {{region}}",
+            "ops",
+        ),
+        series_panel(
+            "Trail: age of the newest event by account and region",
+            &format!(
+                "time() - max by (account, region) ({})",
+                crate::trail::NEWEST
+            ),
+            "{{account}} {{region}}",
+            "s",
+        ),
+        series_panel(
+            "Trail: delivery lag p90 by account and region",
+            &format!(
+                "histogram_quantile(0.9, sum by (account, region, le) (rate({}_bucket[10m])))",
+                crate::trail::LAG
+            ),
+            "{{account}} {{region}}",
+            "s",
+        ),
+    ]
+}
+
 /// The alarms' states: firing per alarm over time (Prometheus rules write `ALERTS`), and the
 /// list of Grafana-managed alert rules of the `trailwatch` folder.
 fn alarm_panels(alarms: &[Alarm]) -> Vec<Value> {
@@ -553,7 +586,7 @@ fn array(v: Value) -> Vec<Value> {
 }
 
 /// The dashboard JSON.
-pub fn dashboard(plan: &FilterPlan, alarms: &[Alarm]) -> String {
+pub fn dashboard(plan: &FilterPlan, alarms: &[Alarm], trail: bool) -> String {
     let mut panels = Vec::new();
     let mut y = place(&mut panels, array(health_stats()), 4, 4, 0);
     let mut alarm_row = alarm_panels(alarms);
@@ -561,6 +594,9 @@ pub fn dashboard(plan: &FilterPlan, alarms: &[Alarm]) -> String {
     y = place(&mut panels, vec![timeline], 1, 8, y);
     y = place(&mut panels, alarm_row, 2, 8, y);
     y = place(&mut panels, filter_panels(plan), 3, 7, y);
+    if trail {
+        y = place(&mut panels, trail_panels(), 3, 8, y);
+    }
     y = place(&mut panels, array(health_series()), 2, 8, y);
     let mut logs = logs_panel();
     logs["gridPos"] = json!({"x": 0, "y": y, "w": 24, "h": 12});

@@ -6,7 +6,9 @@
 use serde_json::{Value, json};
 
 use super::prometheus::{self as rules, alert_name};
+use super::trail_rules::{TrailRule, trail_rules};
 use super::{Alarm, MissingData};
+use crate::trail::TrailSettings;
 
 /// The Prometheus datasource's uid in the provisioned datasources.
 pub const DATASOURCE_UID: &str = "prometheus";
@@ -73,6 +75,41 @@ fn rule(alarm: &Alarm) -> Value {
     })
 }
 
+fn trail_rule(r: &TrailRule) -> Value {
+    let mut labels = serde_json::Map::new();
+    for (k, v) in r.labels() {
+        labels.insert(k, Value::String(v));
+    }
+    json!({
+        "uid": rule_uid(r.alert),
+        "title": r.alert,
+        "condition": "C",
+        "data": [
+            {
+                "refId": "A",
+                "relativeTimeRange": {"from": 600, "to": 0},
+                "datasourceUid": DATASOURCE_UID,
+                "model": {"refId": "A", "expr": r.query, "instant": true, "range": false}
+            },
+            {
+                "refId": "C",
+                "relativeTimeRange": {"from": 0, "to": 0},
+                "datasourceUid": "__expr__",
+                "model": {"refId": "C", "type": "math", "expression": format!("$A > {}", r.threshold)}
+            }
+        ],
+        "noDataState": "OK",
+        "execErrState": "Error",
+        "for": "0s",
+        "labels": labels,
+        "annotations": {
+            "summary": r.summary.replace("VALUE", "$values.A.Value"),
+            "description": r.description
+        },
+        "isPaused": false
+    })
+}
+
 /// A regex matching `target` as one element of the comma-separated `notify` label.
 fn notify_regex(target: &str) -> String {
     let escaped: String = target
@@ -89,7 +126,7 @@ fn notify_regex(target: &str) -> String {
 }
 
 /// The provisioning document: rule group, contact points and notification policy.
-pub fn provisioning(alarms: &[Alarm], origin: &str) -> String {
+pub fn provisioning(alarms: &[Alarm], trail: Option<&TrailSettings>, origin: &str) -> String {
     let mut targets: Vec<&str> = alarms
         .iter()
         .flat_map(|a| a.notify.iter().map(String::as_str))
@@ -131,7 +168,11 @@ pub fn provisioning(alarms: &[Alarm], origin: &str) -> String {
             "name": "trailwatch-alarms",
             "folder": "trailwatch",
             "interval": format!("{}s", rules::evaluation_interval(alarms)),
-            "rules": alarms.iter().map(rule).collect::<Vec<_>>()
+            "rules": alarms
+                .iter()
+                .map(rule)
+                .chain(trail_rules(trail).iter().map(trail_rule))
+                .collect::<Vec<_>>()
         }],
         "contactPoints": contact_points,
         "policies": [{

@@ -9,6 +9,7 @@ pub mod config;
 pub mod dashboard;
 pub mod grafana;
 pub mod prometheus;
+pub mod trail_rules;
 
 pub use config::attach;
 

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::{Alarm, MissingData, Statistic};
+use crate::trail::TrailSettings;
 
 /// How far back a period's datapoint looks for the counter's value at the previous boundary
 /// (at least one period). Longer scrape gaps than this make the first period after the gap count
@@ -246,8 +247,9 @@ pub fn evaluation_interval(alarms: &[Alarm]) -> u64 {
         .min(60)
 }
 
-/// The whole rule file.
-pub fn rule_file(alarms: &[Alarm], origin: &str) -> String {
+/// The whole rule file: the alarms, then the trail-health alerts of `trail`.
+pub fn rule_file(alarms: &[Alarm], trail: Option<&TrailSettings>, origin: &str) -> String {
+    let trail_rules = super::trail_rules::trail_rules(trail);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -256,7 +258,7 @@ pub fn rule_file(alarms: &[Alarm], origin: &str) -> String {
     );
     out.push_str("groups:\n  - name: trailwatch-alarms\n");
     let _ = writeln!(out, "    interval: {}s", evaluation_interval(alarms));
-    if alarms.is_empty() {
+    if alarms.is_empty() && trail_rules.is_empty() {
         out.push_str("    rules: []\n");
         return out;
     }
@@ -271,6 +273,18 @@ pub fn rule_file(alarms: &[Alarm], origin: &str) -> String {
         out.push_str("        annotations:\n");
         let _ = writeln!(out, "          summary: {}", quote(&summary(a)));
         let _ = writeln!(out, "          description: {}", quote(&description(a)));
+    }
+    for r in &trail_rules {
+        let _ = writeln!(out, "      - alert: {}", r.alert);
+        let _ = writeln!(out, "        expr: |-\n          {}", r.expression());
+        out.push_str("        labels:\n");
+        for (k, v) in r.labels() {
+            let _ = writeln!(out, "          {k}: {}", quote(&v));
+        }
+        out.push_str("        annotations:\n");
+        let summary = r.summary.replace("VALUE", "$value");
+        let _ = writeln!(out, "          summary: {}", quote(&summary));
+        let _ = writeln!(out, "          description: {}", quote(&r.description));
     }
     out
 }
@@ -412,7 +426,7 @@ mod tests {
         assert_eq!(period_text(300), "5m");
         assert_eq!(period_text(3600), "1h");
         assert_eq!(period_text(10), "10s");
-        let file = rule_file(&[a], "");
+        let file = rule_file(&[a], None, "");
         assert!(file.contains("    interval: 60s\n"), "{file}");
     }
 }

@@ -43,6 +43,7 @@ pub fn load(args: &RunArgs) -> Result<Config, ConfigError> {
         forward: forward(&ctx, &raw, args)?,
         ingest,
         alarms: Vec::new(),
+        trail_health: None,
     };
     let config = crate::alerting::attach(config, &raw, args, file.as_ref())?;
     let stdout_sink = config

@@ -51,6 +51,8 @@ pub struct Config {
     pub forward: ForwardSettings,
     /// The alarms on the filters' metrics, checked against them.
     pub alarms: Vec<crate::alerting::Alarm>,
+    /// Trail health (`[trail_health]`), off when `None`.
+    pub trail_health: Option<crate::trail::TrailSettings>,
 }
 
 /// What forwarded events carry and where they go.

@@ -58,6 +58,8 @@ pub struct RawConfig {
     /// `aws cloudwatch describe-alarms` output files to load.
     #[serde(default)]
     pub aws_alarms: Vec<Str>,
+    /// Trail health per account and region (and its alerts); off unless present.
+    pub trail_health: Option<crate::trail::RawTrailHealth>,
 }
 
 /// `[sources]`

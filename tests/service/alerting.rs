@@ -8,6 +8,9 @@ use std::process::Command;
 
 use crate::harness::*;
 
+/// The compose stack's trailwatch configuration, relative to the package.
+const STACK: &str = "configs/trailwatch/trailwatch.toml";
+
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
@@ -65,14 +68,19 @@ fn generated_rules_fire_when_cloudwatch_alarms_would() {
 
 #[test]
 fn checked_in_rules_are_what_trailwatch_rules_prints() {
-    let printed = rules(&[]);
+    // Tests run in the package's directory: the generated header names the relative path.
+    let printed = rules(&["--config", STACK]);
     let checked_in = read(&repo("configs/prometheus/rules.yml"));
     assert!(
         printed == checked_in,
-        "configs/prometheus/rules.yml differs from `trailwatch rules`; regenerate it with \
-         `cargo run -- rules > configs/prometheus/rules.yml`"
+        "configs/prometheus/rules.yml differs from `trailwatch rules --config {STACK}`; \
+         regenerate it with `cargo run -- rules --config {STACK} > configs/prometheus/rules.yml`"
     );
-    assert_eq!(printed.matches("- alert: ").count(), 15);
+    // The 15 CIS alarms and the two trail-health alerts.
+    assert_eq!(printed.matches("- alert: ").count(), 17);
+    assert!(printed.contains("- alert: TrailSilent\n"));
+    // Without [trail_health], only the alarms.
+    assert_eq!(rules(&[]).matches("- alert: ").count(), 15);
     tool(
         "promtool",
         &[
@@ -304,7 +312,7 @@ fn json_after_comments(text: &str) -> serde_json::Value {
 
 #[test]
 fn checked_in_grafana_files_are_what_the_commands_print() {
-    let provisioning = rules(&["--format", "grafana"]);
+    let provisioning = rules(&["--format", "grafana", "--config", STACK]);
     assert!(
         provisioning
             == read(&repo(
@@ -313,7 +321,7 @@ fn checked_in_grafana_files_are_what_the_commands_print() {
         "configs/grafana/provisioning/alerting/trailwatch.yml differs from `trailwatch rules \
          --format grafana`; regenerate it"
     );
-    let (status, dashboard, err) = run_to_end(&["dashboard"], b"");
+    let (status, dashboard, err) = run_to_end(&["dashboard", "--config", STACK], b"");
     assert!(status.success(), "{err}");
     assert!(
         dashboard == read(&repo("configs/grafana/dashboards/trailwatch.json")),
@@ -327,19 +335,23 @@ fn checked_in_grafana_files_are_what_the_commands_print() {
     assert_eq!(doc["apiVersion"], 1);
     let group = &doc["groups"][0];
     let grafana_rules = group["rules"].as_array().unwrap();
-    assert_eq!(grafana_rules.len(), 15);
+    assert_eq!(grafana_rules.len(), 17);
     let mut check = String::from("groups:\n  - name: grafana-queries\n    rules:\n");
     for (i, r) in grafana_rules.iter().enumerate() {
         assert_eq!(r["title"], r["labels"]["alarm"], "{r}");
-        assert_eq!(r["labels"]["namespace"], "CISBenchmark", "{r}");
         assert!(
             r["annotations"]["summary"]
                 .as_str()
                 .unwrap()
-                .contains("{{ $values.A.Value }}")
+                .contains("$values.A.Value")
         );
-        assert_eq!(r["data"][1]["model"]["expression"], "$A >= 1", "{r}");
         assert_eq!(r["noDataState"], "OK", "notBreaching: {r}");
+        if i < 15 {
+            assert_eq!(r["labels"]["namespace"], "CISBenchmark", "{r}");
+            assert_eq!(r["data"][1]["model"]["expression"], "$A >= 1", "{r}");
+        } else {
+            assert_eq!(r["labels"]["namespace"], "trailwatch", "{r}");
+        }
         let expr = r["data"][0]["model"]["expr"].as_str().unwrap();
         check.push_str(&format!(
             "      - record: grafana_query_{i}\n        expr: {}\n",
@@ -410,4 +422,8 @@ fn checked_in_grafana_files_are_what_the_commands_print() {
         "{titles:?}"
     );
     assert!(titles.contains(&"Events received by source"), "{titles:?}");
+    assert!(
+        titles.contains(&"Trail: delivery lag p90 by account and region"),
+        "{titles:?}"
+    );
 }

@@ -106,7 +106,13 @@ fn metric_names(expr: &str) -> Vec<String> {
 
 #[test]
 fn dashboard_and_rules_query_metrics_trailwatch_exposes() {
+    // Trail health on, and one CloudTrail event in, so its families exist.
+    let dir = TempDir::new("exposed");
+    let config = dir.path("t.toml");
+    std::fs::write(&config, "builtin_filters = true\n[trail_health]\n").unwrap();
     let svc = Service::start(&[
+        "--config",
+        config.to_str().unwrap(),
         "--tcp",
         "127.0.0.1:0",
         "--forward",
@@ -114,6 +120,14 @@ fn dashboard_and_rules_query_metrics_trailwatch_exposes() {
         "--metrics-addr",
         "127.0.0.1:0",
     ]);
+    let mut conn = std::net::TcpStream::connect(svc.tcp[0]).unwrap();
+    std::io::Write::write_all(&mut conn, &ndjson(&[routine()])).unwrap();
+    drop(conn);
+    svc.wait_for(
+        "trailwatch_trail_events_total",
+        &[("account", "123456789012"), ("region", "eu-west-1")],
+        1.0,
+    );
     let exposed: BTreeSet<String> = svc
         .scrape()
         .samples

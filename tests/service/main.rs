@@ -13,3 +13,4 @@ mod lifecycle;
 mod metrics;
 mod prometheus;
 mod receiver;
+mod trail;
