@@ -427,3 +427,41 @@ fn checked_in_grafana_files_are_what_the_commands_print() {
         "{titles:?}"
     );
 }
+
+#[test]
+fn aws_alarms_in_the_config_and_overriding_a_builtin_alarm() {
+    let dir = TempDir::new("aws-alarms-config");
+    std::fs::copy(
+        repo("tests/alerting/describe-alarms.json"),
+        dir.path("alarms.json"),
+    )
+    .unwrap();
+    let config = dir.path("t.toml");
+    // `aws_alarms` paths are relative to the configuration file.
+    std::fs::write(
+        &config,
+        format!(
+            "aws_metric_filters = [{:?}]\naws_alarms = [\"alarms.json\"]\n",
+            repo("configs/filters/cis-aws-foundations.json").display()
+        ),
+    )
+    .unwrap();
+    let text = rules(&["--config", config.to_str().unwrap()]);
+    assert_eq!(text.matches("- alert: ").count(), 1, "{text}");
+    assert!(
+        text.contains("alarm: \"Console sign-in failures\""),
+        "{text}"
+    );
+
+    // With the built-in pack, an alarm of the same name replaces the built-in one.
+    std::fs::write(
+        &config,
+        "[[alarms]]\nname = \"RootUsage\"\nfilter = \"root_usage_metric\"\nperiod = \"1m\"\n\
+         threshold = 2\nlabels = { severity = \"critical\" }\n",
+    )
+    .unwrap();
+    let text = rules(&["--config", config.to_str().unwrap()]);
+    assert_eq!(text.matches("- alert: ").count(), 15, "{text}");
+    assert_eq!(text.matches("- alert: RootUsage\n").count(), 1, "{text}");
+    assert!(text.contains("Sum >= 2 for 1 of 1 periods of 1m"), "{text}");
+}
