@@ -42,6 +42,10 @@ pub enum Command {
     /// Search CloudTrail archives (`.json.gz`, `.json`, NDJSON, folders) with a filter pattern,
     /// like CloudWatch's FilterLogEvents.
     Grep(GrepArgs),
+    /// Print the configured CloudWatch alarms as Prometheus (or Grafana) alert rules.
+    Rules(crate::alerting::command::RulesArgs),
+    /// Print the Grafana dashboard for the configured filters and alarms.
+    Dashboard(crate::alerting::command::DashboardArgs),
 }
 
 /// Output format of `test-pattern`.

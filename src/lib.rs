@@ -13,6 +13,7 @@
 //! * [`service`] — start-up, reload and shutdown.
 
 pub mod ack;
+pub mod alerting;
 pub mod blocking;
 pub mod cli;
 pub mod config;
@@ -29,6 +30,7 @@ pub mod source;
 pub mod test_pattern;
 pub mod time;
 pub mod timespec;
+pub mod trail;
 pub mod worker;
 
 pub use service::{run, validate};

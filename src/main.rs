@@ -22,6 +22,8 @@ fn main() -> ExitCode {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
+        Some(Command::Rules(args)) => trailwatch::alerting::command::rules(args),
+        Some(Command::Dashboard(args)) => trailwatch::alerting::command::dashboard(args),
         None => trailwatch::run(&cli.run),
     };
     match result {

@@ -131,6 +131,7 @@ impl Service {
             config.filters.clone(),
             config.metrics.max_series,
         ));
+        store.trail.enable(config.trail_health.is_some());
         let metrics = Arc::new(Metrics::new(telemetry.clone(), store.clone()));
         let metrics_listener = match config.metrics.addr {
             Some(a) => Some(bind(a, "metrics").await?),
@@ -370,6 +371,7 @@ impl Running {
             Ok(c) => {
                 let n = c.filters.set.len();
                 self.telemetry.register_families(&c.filters.families);
+                self.store.trail.enable(c.trail_health.is_some());
                 self.store.install(c.filters);
                 self.telemetry.reload(true);
                 tracing::info!(filters = n, "reloaded filters");

@@ -48,6 +48,7 @@ pub struct Worker {
     dead_letter: Option<DeadLetter>,
     forward: Option<Arc<Forward>>,
     out: OutBatch,
+    trail: crate::trail::TrailDeltas,
 }
 
 /// What a batch did, counted locally and flushed to telemetry once.
@@ -83,6 +84,7 @@ impl Worker {
             dead_letter,
             forward,
             out: OutBatch::default(),
+            trail: crate::trail::TrailDeltas::default(),
         }
     }
 
@@ -113,12 +115,21 @@ impl Worker {
             max_event_bytes: self.settings.max_event_bytes,
             forward: self.forward.as_deref(),
             out: &mut self.out,
+            trail: &mut self.trail,
+            trail_enabled: self.store.trail.enabled(),
+            // Backfilled files hold old events: their age is no delivery lag.
+            arrival: (batch.source != SourceKind::Files).then(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64())
+            }),
         };
         // The event limit applies to each event an envelope holds, never to the document (a
         // CloudTrail file POSTed whole is several MB); documents are bounded by their source.
         let decoder = &mut self.decoder;
         batch.for_each_document(|doc| decoder.decode(doc, &mut out));
         generation.flush(&mut self.deltas, &self.telemetry);
+        self.store.trail.flush(&mut self.trail, &self.telemetry);
         if let Some(ack) = &batch.ack {
             let rejected: u64 = self.counts.rejected.iter().sum();
             ack.count(self.counts.events - rejected, rejected);
@@ -178,6 +189,9 @@ struct Events<'a> {
     max_event_bytes: usize,
     forward: Option<&'a Forward>,
     out: &'a mut OutBatch,
+    trail: &'a mut crate::trail::TrailDeltas,
+    trail_enabled: bool,
+    arrival: Option<f64>,
 }
 
 impl Output for Events<'_> {
@@ -206,6 +220,9 @@ impl Output for Events<'_> {
         self.counts.events += 1;
         self.counts.evaluated += 1;
         self.counts.envelopes[e.envelope as usize] += 1;
+        if self.trail_enabled {
+            self.trail.observe(e.eval, self.arrival);
+        }
         let mut any = false;
         for id in 0..set.len() {
             if outcome.matched(id) {

@@ -41,7 +41,10 @@ pub fn load(file: Option<&Path>, args: &Overrides) -> Result<Config, ConfigError
         filters: filters(&ctx, &raw, args)?,
         forward: forward(&ctx, &raw, args)?,
         ingest,
+        alarms: Vec::new(),
+        trail_health: None,
     };
+    let config = crate::alerting::attach(config, &raw, args, file.as_ref())?;
     let stdout_sink = config
         .forward
         .sinks

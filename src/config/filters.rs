@@ -48,6 +48,10 @@ pub struct Family {
     pub name: String,
     /// `# HELP` text.
     pub help: String,
+    /// The CloudWatch namespace it stands for (alarms name metrics by namespace and name).
+    pub namespace: String,
+    /// The CloudWatch metric name it stands for.
+    pub metric_name: String,
 }
 
 /// Where one filter's published values go.
@@ -57,6 +61,8 @@ pub struct MetricOutput {
     pub family: usize,
     /// Label names after `filter`: the sanitised dimension names, in the filter's order.
     pub dimension_labels: Vec<String>,
+    /// The CloudWatch dimension names, in the same order as `dimension_labels`.
+    pub dimension_names: Vec<String>,
 }
 
 /// The compiled filters and the families they feed. Filter id `i` of `set` publishes into
@@ -136,6 +142,8 @@ impl FilterPlan {
                         spec.metric_name,
                         spec.unit.as_ref().map(|u| format!(" (unit: {u})")).unwrap_or_default()
                     ),
+                    namespace: spec.namespace.clone(),
+                    metric_name: spec.metric_name.clone(),
                 });
                     families.len() - 1
                 });
@@ -160,6 +168,7 @@ impl FilterPlan {
             outputs.push(MetricOutput {
                 family,
                 dimension_labels,
+                dimension_names: spec.dimensions.iter().map(|(d, _)| d.clone()).collect(),
             });
         }
         Ok(FilterPlan {

@@ -103,6 +103,10 @@ pub struct Config {
     pub filters: FilterPlan,
     /// Forwarding of enriched events.
     pub forward: ForwardSettings,
+    /// The alarms on the filters' metrics, checked against them.
+    pub alarms: Vec<crate::alerting::Alarm>,
+    /// Trail health (`[trail_health]`), off when `None`.
+    pub trail_health: Option<crate::trail::TrailSettings>,
 }
 
 /// What forwarded events carry and where they go.

@@ -52,6 +52,14 @@ pub struct RawConfig {
     /// Where enriched events are forwarded.
     #[serde(default)]
     pub sinks: Vec<super::sinks::RawSink>,
+    /// CloudWatch alarms on the filters' metrics (`trailwatch rules` turns them into rules).
+    #[serde(default)]
+    pub alarms: Vec<crate::alerting::config::RawAlarm>,
+    /// `aws cloudwatch describe-alarms` output files to load.
+    #[serde(default)]
+    pub aws_alarms: Vec<Str>,
+    /// Trail health per account and region (and its alerts); off unless present.
+    pub trail_health: Option<crate::trail::RawTrailHealth>,
 }
 
 /// `[sources]`

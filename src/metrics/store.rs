@@ -25,6 +25,14 @@ const SEP: char = '\u{1f}';
 struct Series {
     labels: Box<[(Box<str>, Box<str>)]>,
     value: f64,
+    /// How many values were published into it (CloudWatch's SampleCount).
+    count: u64,
+}
+
+/// The family counting the values published into family `name` (CloudWatch's SampleCount, which
+/// alarms need for `SampleCount` and `Average`), with the same labels.
+pub fn sample_count_family(name: &str) -> String {
+    format!("trailwatch_sample_count_{name}")
 }
 
 /// One counter family's series.
@@ -45,12 +53,14 @@ impl FamilyState {
         key: &str,
         labels: impl FnOnce() -> Box<[(Box<str>, Box<str>)]>,
         delta: f64,
+        count: u64,
     ) -> bool {
         let Ok(mut map) = self.series.lock() else {
             return true;
         };
         if let Some(s) = map.get_mut(key) {
             s.value += delta;
+            s.count += count;
             return true;
         }
         if map.len() >= self.max_series {
@@ -61,15 +71,37 @@ impl FamilyState {
             Series {
                 labels: labels(),
                 value: delta,
+                count,
             },
         );
         true
     }
 
     fn to_proto(&self) -> proto::MetricFamily {
+        self.encode(self.name.clone(), self.help.clone(), |s| s.value)
+    }
+
+    /// The companion family of sample counts.
+    fn samples_proto(&self) -> proto::MetricFamily {
+        self.encode(
+            sample_count_family(&self.name),
+            format!(
+                "Values published into {} (CloudWatch SampleCount)",
+                self.name
+            ),
+            |s| s.count as f64,
+        )
+    }
+
+    fn encode(
+        &self,
+        name: String,
+        help: String,
+        value: impl Fn(&Series) -> f64,
+    ) -> proto::MetricFamily {
         let mut mf = proto::MetricFamily::default();
-        mf.set_name(self.name.clone());
-        mf.set_help(self.help.clone());
+        mf.set_name(name);
+        mf.set_help(help);
         mf.set_field_type(proto::MetricType::COUNTER);
         if let Ok(map) = self.series.lock() {
             let mut metrics: Vec<proto::Metric> = map
@@ -87,7 +119,7 @@ impl FamilyState {
                         .collect();
                     let mut m = proto::Metric::from_label(labels);
                     let mut c = proto::Counter::default();
-                    c.set_value(s.value);
+                    c.set_value(value(s));
                     m.set_counter(c);
                     m
                 })
@@ -135,10 +167,12 @@ pub struct Generation {
 pub struct Deltas {
     /// By filter id: the sum of dimensionless values.
     plain: Vec<f64>,
+    /// By filter id: how many dimensionless values were published.
+    plain_count: Vec<u64>,
     /// By filter id: matches.
     matches: Vec<u64>,
-    /// By filter id: dimension values (joined) → sum.
-    dimensioned: Vec<HashMap<String, f64>>,
+    /// By filter id: dimension values (joined) → (sum, values published).
+    dimensioned: Vec<HashMap<String, (f64, u64)>>,
     /// Negative values seen, by filter id.
     negative: Vec<u64>,
     /// Scratch for building dimension keys.
@@ -151,6 +185,8 @@ impl Deltas {
         let n = generation.outputs.len();
         self.plain.clear();
         self.plain.resize(n, 0.0);
+        self.plain_count.clear();
+        self.plain_count.resize(n, 0);
         self.matches.clear();
         self.matches.resize(n, 0);
         self.negative.clear();
@@ -176,6 +212,7 @@ impl Deltas {
         let mut dims = dimensions.peekable();
         if dims.peek().is_none() {
             self.plain[id] += value;
+            self.plain_count[id] += 1;
             return;
         }
         self.key.clear();
@@ -188,9 +225,12 @@ impl Deltas {
         // Allocates only for a label set not yet seen in this batch.
         let map = &mut self.dimensioned[id];
         match map.get_mut(self.key.as_str()) {
-            Some(v) => *v += value,
+            Some((sum, count)) => {
+                *sum += value;
+                *count += 1;
+            }
             None => {
-                map.insert(self.key.clone(), value);
+                map.insert(self.key.clone(), (value, 1));
             }
         }
     }
@@ -210,10 +250,11 @@ impl Generation {
                     .with_label_values(&[&out.family.name, "negative"])
                     .inc_by(d.negative[id]);
             }
-            if d.plain.get(id).copied().unwrap_or(0.0) > 0.0 {
+            let count = d.plain_count.get(id).copied().unwrap_or(0);
+            if count > 0 {
                 let ok = out
                     .family
-                    .add(&out.filter, || plain_labels(out), d.plain[id]);
+                    .add(&out.filter, || plain_labels(out), d.plain[id], count);
                 if !ok {
                     telemetry
                         .series_dropped
@@ -226,7 +267,7 @@ impl Generation {
             let Some(out) = self.outputs.get(id) else {
                 continue;
             };
-            for (values, delta) in map.drain() {
+            for (values, (delta, count)) in map.drain() {
                 key.clear();
                 let _ = write!(key, "{}{SEP}{values}", out.filter);
                 let ok = out.family.add(
@@ -239,6 +280,7 @@ impl Generation {
                         labels.into_boxed_slice()
                     },
                     delta,
+                    count,
                 );
                 if !ok {
                     telemetry
@@ -263,6 +305,8 @@ pub struct Store {
     max_series: usize,
     /// Match counters by filter name (they outlive reloads).
     matches: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    /// Trail health per account and region (independent of the filters).
+    pub trail: crate::trail::TrailHealth,
 }
 
 impl Store {
@@ -274,6 +318,7 @@ impl Store {
             current: ArcSwap::from_pointee(generation),
             max_series,
             matches,
+            trail: crate::trail::TrailHealth::new(max_series),
         }
     }
 
@@ -356,7 +401,7 @@ fn build(
     // Dimensionless series exist at 0 from the start, so `increase()` sees the first match.
     for out in &outputs {
         if out.dimension_labels.is_empty() {
-            out.family.add(&out.filter, || plain_labels(out), 0.0);
+            out.family.add(&out.filter, || plain_labels(out), 0.0, 0);
         }
     }
     Generation {
@@ -380,6 +425,7 @@ impl Collector for StoreCollector {
         let generation = self.0.current();
         let mut out: Vec<proto::MetricFamily> =
             generation.families.iter().map(|f| f.to_proto()).collect();
+        out.extend(generation.families.iter().map(|f| f.samples_proto()));
         let mut mf = proto::MetricFamily::default();
         mf.set_name("trailwatch_filter_matches_total".into());
         mf.set_help("Events each filter matched".into());
@@ -401,6 +447,7 @@ impl Collector for StoreCollector {
             .collect();
         mf.set_metric(metrics);
         out.push(mf);
+        out.extend(self.0.trail.collect());
         out
     }
 }

@@ -103,7 +103,13 @@ fn metric_names(expr: &str) -> Vec<String> {
 
 #[test]
 fn dashboard_and_rules_query_metrics_trailwatch_exposes() {
+    // Trail health on, and one CloudTrail event in, so its families exist.
+    let dir = TempDir::new("exposed");
+    let config = dir.path("t.toml");
+    std::fs::write(&config, "builtin_filters = true\n[trail_health]\n").unwrap();
     let svc = Service::start(&[
+        "--config",
+        config.to_str().unwrap(),
         "--tcp",
         "127.0.0.1:0",
         "--forward",
@@ -111,6 +117,14 @@ fn dashboard_and_rules_query_metrics_trailwatch_exposes() {
         "--metrics-addr",
         "127.0.0.1:0",
     ]);
+    let mut conn = std::net::TcpStream::connect(svc.tcp[0]).unwrap();
+    std::io::Write::write_all(&mut conn, &ndjson(&[routine()])).unwrap();
+    drop(conn);
+    svc.wait_for(
+        "trailwatch_trail_events_total",
+        &[("account", "123456789012"), ("region", "eu-west-1")],
+        1.0,
+    );
     let exposed: BTreeSet<String> = svc
         .scrape()
         .samples
@@ -131,7 +145,11 @@ fn dashboard_and_rules_query_metrics_trailwatch_exposes() {
     ));
     let mut exprs = Vec::new();
     for p in dashboard["panels"].as_array().unwrap() {
-        let uid = p["datasource"]["uid"].as_str().unwrap();
+        // The alert list shows Grafana's own alert rules: no datasource.
+        let Some(uid) = p["datasource"]["uid"].as_str() else {
+            assert_eq!(p["type"], "alertlist", "{}", p["title"]);
+            continue;
+        };
         assert!(
             datasources.contains(&format!("uid: {uid}")),
             "panel {} uses datasource {uid}, which is not provisioned",
@@ -144,11 +162,13 @@ fn dashboard_and_rules_query_metrics_trailwatch_exposes() {
         }
     }
     let rules = read(&repo("configs/prometheus/rules.yml"));
+    // Generated rules put each expression on the line after `expr: |-`.
+    let lines: Vec<&str> = rules.lines().collect();
     exprs.extend(
-        rules
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("expr: "))
-            .map(str::to_owned),
+        lines
+            .windows(2)
+            .filter(|w| w[0].trim() == "expr: |-")
+            .map(|w| w[1].trim().to_owned()),
     );
     let mut checked = 0;
     for e in &exprs {

@@ -1,6 +1,8 @@
 //! trailwatch's integration tests: the real binary on loopback sockets, one test binary with a
 //! module per concern.
 
+mod alerting;
+mod alertmanager;
 mod cis;
 mod cli;
 mod configs;
@@ -12,3 +14,4 @@ mod lifecycle;
 mod metrics;
 mod prometheus;
 mod receiver;
+mod trail;
