@@ -55,6 +55,7 @@ mod paths;
 mod prefilter;
 mod program;
 mod regex;
+pub mod sigma;
 mod tape;
 mod test_value;
 
