@@ -21,6 +21,7 @@ pub mod event;
 pub mod metrics;
 pub mod pipeline;
 pub mod service;
+pub mod sigma;
 pub mod sink;
 pub mod source;
 pub mod test_pattern;

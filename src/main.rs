@@ -11,6 +11,9 @@ fn main() -> ExitCode {
         Some(Command::TestPattern(args)) => trailwatch::test_pattern::run(args).map(|_| ()),
         Some(Command::Validate(args)) => trailwatch::validate(args),
         Some(Command::Run(args)) => trailwatch::run(args),
+        Some(Command::Sigma(trailwatch::cli::SigmaCommand::Convert(args))) => {
+            trailwatch::sigma::convert::run(args)
+        }
         None => trailwatch::run(&cli.run),
     };
     match result {
