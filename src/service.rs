@@ -82,6 +82,7 @@ async fn serve(args: &RunArgs, config: Config) -> Result<(), CliError> {
     let telemetry = Arc::new(Telemetry::new());
     telemetry.reload(true);
     telemetry.register_families(&config.filters.families);
+    telemetry.register_sigma(&config.filters.sigma);
     let store = Arc::new(Store::new(
         config.filters.clone(),
         config.metrics.max_series,
@@ -295,6 +296,7 @@ fn reload(args: &RunArgs, store: &Store, telemetry: &Telemetry) {
         Ok(c) => {
             let n = c.filters.set.len();
             telemetry.register_families(&c.filters.families);
+            telemetry.register_sigma(&c.filters.sigma);
             store.install(c.filters);
             telemetry.reload(true);
             tracing::info!(filters = n, "reloaded filters");

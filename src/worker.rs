@@ -48,6 +48,16 @@ pub struct Worker {
     dead_letter: Option<DeadLetter>,
     forward: Option<Arc<Forward>>,
     out: OutBatch,
+    sigma: SigmaScratch,
+}
+
+/// A worker's Sigma state: its own evaluator (the rules are a separate set), the batch's match
+/// counts by rule, and the current event's matches. Untouched when no rule is loaded.
+#[derive(Default)]
+struct SigmaScratch {
+    evaluator: Evaluator,
+    counts: Vec<u64>,
+    matched: Vec<u32>,
 }
 
 /// What a batch did, counted locally and flushed to telemetry once.
@@ -83,6 +93,7 @@ impl Worker {
             dead_letter,
             forward,
             out: OutBatch::default(),
+            sigma: SigmaScratch::default(),
         }
     }
 
@@ -102,7 +113,11 @@ impl Worker {
             always_parse: self.settings.always_parse,
             explain: false,
         };
+        let sigma_rules = generation.plan.sigma.rules.len();
+        self.sigma.counts.resize(sigma_rules, 0);
+        self.sigma.matched.clear();
         let mut out = Events {
+            sigma: &mut self.sigma,
             generation: &generation,
             evaluator: &mut self.evaluator,
             deltas: &mut self.deltas,
@@ -131,6 +146,10 @@ impl Worker {
             }
         });
         generation.flush(&mut self.deltas, &self.telemetry);
+        if sigma_rules > 0 {
+            let counter = &self.telemetry.sigma_matches;
+            generation.plan.sigma.flush(&mut self.sigma.counts, counter);
+        }
         self.flush_counts(batch.source);
         if let Some(f) = &self.forward {
             if !self.out.events.is_empty() {
@@ -182,10 +201,24 @@ struct Events<'a> {
     opts: EvalOptions,
     forward: Option<&'a Forward>,
     out: &'a mut OutBatch,
+    sigma: &'a mut SigmaScratch,
 }
 
 impl Output for Events<'_> {
     fn event(&mut self, e: Event<'_>) {
+        let sigma = &self.generation.plan.sigma;
+        if !sigma.is_empty() {
+            let s = &mut *self.sigma;
+            let so = s.evaluator.evaluate(&sigma.set, e.eval, self.opts);
+            let invalid = so.json() == JsonStatus::Invalid;
+            s.matched.clear();
+            s.matched.extend(so.matches().map(|i| i as u32));
+            if invalid {
+                s.matched.clear();
+                let why = "the event is not valid JSON";
+                return self.reject(RejectReason::InvalidJson, e.forward, why);
+            }
+        }
         let set = &self.generation.plan.set;
         let outcome = self.evaluator.evaluate(set, e.eval, self.opts);
         if outcome.json() == JsonStatus::Invalid {
@@ -210,10 +243,15 @@ impl Output for Events<'_> {
                     .add(id, v, outcome.dimensions(id).map(|(_, v)| v));
             }
         }
+        for &rule in &self.sigma.matched {
+            self.sigma.counts[rule as usize] += 1;
+        }
         if let Some(f) = self.forward {
-            if any || !f.matched_only {
+            if any || !self.sigma.matched.is_empty() || !f.matched_only {
                 let names = outcome.matches().map(|id| set.filters()[id].name());
-                f.enricher.append(&e, names, self.out);
+                let (matched, tags) = (&self.sigma.matched[..], &sigma.tags[..]);
+                f.enricher
+                    .append_with_sigma(&e, names, matched, tags, self.out);
             }
         }
     }

@@ -39,7 +39,13 @@ pub fn load(args: &RunArgs) -> Result<Config, ConfigError> {
         sources: sources(&ctx, &raw, args)?,
         metrics: metrics(&ctx, &raw, args)?,
         pipeline: pipeline(&ctx, &raw, args, &ingest)?,
-        filters: filters(&ctx, &raw, args)?,
+        filters: {
+            let mut plan = filters(&ctx, &raw, args)?;
+            plan.sigma = Arc::new(crate::sigma::SigmaPlan::load(&sigma_paths(
+                &ctx, &raw, args,
+            )?)?);
+            plan
+        },
         forward: forward(&ctx, &raw, args)?,
         ingest,
     };
@@ -54,6 +60,14 @@ pub fn load(args: &RunArgs) -> Result<Config, ConfigError> {
         ));
     }
     Ok(config)
+}
+
+/// `--sigma` replaces the file's `sigma` list (relative to the file).
+fn sigma_paths(ctx: &Ctx, raw: &RawConfig, args: &RunArgs) -> Result<Vec<PathBuf>, ConfigError> {
+    if !args.sigma.is_empty() {
+        return Ok(args.sigma.clone());
+    }
+    raw.sigma.iter().map(|p| ctx.path(p)).collect()
 }
 
 fn read(path: &Path) -> Result<SourceFile, ConfigError> {

@@ -4,5 +4,7 @@
 
 pub mod convert;
 pub mod load;
+pub mod plan;
 
 pub use load::{LoadedRule, SigmaRules, load};
+pub use plan::SigmaPlan;

@@ -11,3 +11,4 @@ mod lifecycle;
 mod metrics;
 mod prometheus;
 mod receiver;
+mod sigma;

@@ -293,13 +293,13 @@ fn expr(e: &Expr<Leaf>, top: bool) -> Result<String, Unconvertible> {
                     "an empty list of values (always true or always false)".into(),
                 ));
             }
-            let op = if matches!(e, Expr::And(_)) {
-                " && "
-            } else {
-                " || "
-            };
-            let parts = xs
-                .iter()
+            let and = matches!(e, Expr::And(_));
+            let op = if and { " && " } else { " || " };
+            // `a && (b && c)` is written `a && b && c`.
+            let mut flat = Vec::with_capacity(xs.len());
+            flatten(xs, and, &mut flat);
+            let parts = flat
+                .into_iter()
                 .map(|x| expr(x, false))
                 .collect::<Result<Vec<_>, _>>()?;
             if parts.len() == 1 {
@@ -307,6 +307,16 @@ fn expr(e: &Expr<Leaf>, top: bool) -> Result<String, Unconvertible> {
             }
             let joined = parts.join(op);
             Ok(if top { joined } else { format!("({joined})") })
+        }
+    }
+}
+
+fn flatten<'a>(xs: &'a [Expr<Leaf>], and: bool, out: &mut Vec<&'a Expr<Leaf>>) {
+    for x in xs {
+        match x {
+            Expr::And(inner) if and && !inner.is_empty() => flatten(inner, and, out),
+            Expr::Or(inner) if !and && !inner.is_empty() => flatten(inner, and, out),
+            other => out.push(other),
         }
     }
 }
