@@ -41,6 +41,16 @@ pub enum Command {
 pub enum SigmaCommand {
     /// Print, per rule, its exact CloudWatch filter pattern, or why it has none.
     Convert(SigmaConvertArgs),
+    /// Print Prometheus alerting rules for the high and critical rules.
+    Alerts(SigmaAlertsArgs),
+}
+
+/// `trailwatch sigma alerts`.
+#[derive(Debug, Args)]
+pub struct SigmaAlertsArgs {
+    /// Sigma rule files or folders (searched recursively for .yml/.yaml).
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
 }
 
 /// Output format of `sigma convert`.

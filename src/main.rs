@@ -14,6 +14,9 @@ fn main() -> ExitCode {
         Some(Command::Sigma(trailwatch::cli::SigmaCommand::Convert(args))) => {
             trailwatch::sigma::convert::run(args)
         }
+        Some(Command::Sigma(trailwatch::cli::SigmaCommand::Alerts(args))) => {
+            trailwatch::sigma::alerts::run(args)
+        }
         None => trailwatch::run(&cli.run),
     };
     match result {

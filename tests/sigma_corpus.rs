@@ -2,12 +2,12 @@
 //! are not this project's to ship): every rule loads; each matches its events and no other in
 //! `tests/data/sigma/cloudtrail-events.json`; each converted CloudWatch pattern gives the same
 //! result as its rule on every event; and `docs/sigma-cloudwatch.md` holds the current table
-//! (`TRAILWATCH_BLESS=1` rewrites it).
+//! (`TRAILWATCH_BLESS=1` rewrites it), as `configs/prometheus/sigma-alerts.yml` holds the alerts.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use trailwatch::sigma::{LoadedRule, convert, load};
+use trailwatch::sigma::{LoadedRule, alerts, convert, load};
 use trailwatch_pattern::sigma::SigmaOptions;
 use trailwatch_pattern::{EvalOptions, Evaluator, Filter, FilterSet, MetricSpec};
 
@@ -74,7 +74,12 @@ fn file_of(r: &LoadedRule) -> String {
 
 fn rules() -> Option<Vec<LoadedRule>> {
     let Some(dir) = corpus() else {
-        println!("skipped: set {VAR} (e.g. to ../shared/data/sigma-cloudtrail/rules)");
+        // Written past the test harness's capture, so the run shows it was skipped.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: set {VAR} (e.g. to ../shared/data/sigma-cloudtrail/rules)"
+        );
         return None;
     };
     let loaded = load(std::slice::from_ref(&dir), &SigmaOptions::default())
@@ -183,4 +188,26 @@ fn the_conversion_table_is_current() {
             );
         }
     }
+}
+
+#[test]
+fn the_sigma_alert_rules_are_current() {
+    let Some(rules) = rules() else { return };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/prometheus/sigma-alerts.yml");
+    let expected = alerts::rule_file(&rules);
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current != expected {
+        if std::env::var_os("TRAILWATCH_BLESS").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        } else {
+            panic!(
+                "{} is out of date; run with TRAILWATCH_BLESS=1 (or `trailwatch sigma alerts RULES`) to rewrite it",
+                path.display()
+            );
+        }
+    }
+    assert_eq!(
+        expected.matches("- alert:").count(),
+        rules.iter().filter(|r| alerts::alerts_on(r)).count()
+    );
 }

@@ -2,6 +2,7 @@
 //! and converting rules to CloudWatch filter patterns (`trailwatch sigma convert`). Parsing and
 //! evaluation are the pattern crate's (`trailwatch_pattern::sigma`); this module does the I/O.
 
+pub mod alerts;
 pub mod convert;
 pub mod load;
 pub mod plan;

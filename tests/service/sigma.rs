@@ -305,3 +305,57 @@ fn convert_prints_patterns_and_reasons_that_load_back() {
         "{text}"
     );
 }
+
+fn promtool(args: &[&str]) {
+    let out = std::process::Command::new("promtool")
+        .args(args)
+        .output()
+        .expect("promtool is installed (apt-get install -y prometheus; .ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "promtool {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sigma_alert_rules_pass_promtool_and_fire_on_the_first_match() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rules = repo.join("configs/prometheus/sigma-alerts.yml");
+    promtool(&["check", "rules", rules.to_str().unwrap()]);
+    let tests = repo.join("configs/prometheus/sigma-alerts.test.yml");
+    promtool(&["test", "rules", tests.to_str().unwrap()]);
+}
+
+#[test]
+fn sigma_alerts_cover_high_and_critical_rules_only() {
+    let dir = TempDir::new("sigma-alerts");
+    let root = rules(&dir);
+    let out = std::process::Command::new(bin())
+        .args(["sigma", "alerts", root.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("- alert:").count(), 1, "{text}");
+    assert!(
+        text.contains("- alert: SigmaGuardDutyDetectorDeleted\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "trailwatch_sigma_matches_total{id=\"11111111-2222-4333-8444-555555555555\"}"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("author: \"trailwatch tests\""), "{text}");
+    assert!(text.contains("references: \"https://docs.aws.amazon.com/guardduty/latest/APIReference/API_DeleteDetector.html\""), "{text}");
+    let file = dir.path("alerts.yml");
+    std::fs::write(&file, text.as_bytes()).unwrap();
+    promtool(&["check", "rules", file.to_str().unwrap()]);
+}

@@ -73,15 +73,32 @@ impl TextMatch {
         let regex = if cased && exact.is_some() {
             None
         } else {
-            let mut re = String::from(if cased { "(?s)^" } else { "(?si)^" });
-            for p in &pieces {
+            // A leading (trailing) `*` is an unanchored start (end): `^.*x.*$` is a search for
+            // `x`, which the regex engine runs as a literal search.
+            let mut body = &pieces[..];
+            let (mut open_start, mut open_end) = (false, false);
+            if let [Piece::Star, rest @ ..] = body {
+                open_start = true;
+                body = rest;
+            }
+            if let [rest @ .., Piece::Star] = body {
+                open_end = true;
+                body = rest;
+            }
+            let mut re = String::from(if cased { "(?s)" } else { "(?si)" });
+            if !open_start {
+                re.push('^');
+            }
+            for p in body {
                 match p {
                     Piece::Lit(s) => re.push_str(&regex::escape(s)),
                     Piece::Star => re.push_str(".*"),
                     Piece::One => re.push('.'),
                 }
             }
-            re.push('$');
+            if !open_end {
+                re.push('$');
+            }
             // Built from escaped literals and `.`/`.*` only: it always compiles (and is small).
             regex::Regex::new(&re).ok()
         };
