@@ -60,6 +60,15 @@ pub(crate) struct TextMatch {
     exact: Option<String>,
     /// The whole-value regex; `None` only for a cased exact value.
     regex: Option<regex::Regex>,
+    /// `x*`, `*x` or `*x*` with an ASCII literal `x`.
+    ascii_affix: Option<(String, Affix)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Affix {
+    Prefix,
+    Suffix,
+    Infix,
 }
 
 impl TextMatch {
@@ -102,11 +111,19 @@ impl TextMatch {
             // Built from escaped literals and `.`/`.*` only: it always compiles (and is small).
             regex::Regex::new(&re).ok()
         };
+        let ascii_affix = match &pieces[..] {
+            [Piece::Lit(l), Piece::Star] => Some((l.clone(), Affix::Prefix)),
+            [Piece::Star, Piece::Lit(l)] => Some((l.clone(), Affix::Suffix)),
+            [Piece::Star, Piece::Lit(l), Piece::Star] => Some((l.clone(), Affix::Infix)),
+            _ => None,
+        }
+        .filter(|(l, _)| l.is_ascii());
         TextMatch {
             pieces,
             cased,
             exact,
             regex,
+            ascii_affix,
         }
     }
 
@@ -136,6 +153,25 @@ impl TextMatch {
     }
 
     pub(crate) fn matches(&self, text: &str) -> bool {
+        // `x*`, `*x`, `*x*` with an ASCII literal on ASCII text: byte comparisons (for ASCII
+        // text, simple case folding is ASCII case folding).
+        if let Some((lit, kind)) = &self.ascii_affix {
+            if text.is_ascii() {
+                let (t, l) = (text.as_bytes(), lit.as_bytes());
+                let eq = |a: &[u8]| {
+                    if self.cased {
+                        a == l
+                    } else {
+                        a.eq_ignore_ascii_case(l)
+                    }
+                };
+                return match kind {
+                    Affix::Prefix => t.len() >= l.len() && eq(&t[..l.len()]),
+                    Affix::Suffix => t.len() >= l.len() && eq(&t[t.len() - l.len()..]),
+                    Affix::Infix => l.is_empty() || t.windows(l.len()).any(eq),
+                };
+            }
+        }
         if let Some(exact) = &self.exact {
             if self.cased {
                 return text == exact;
