@@ -11,6 +11,9 @@
 //! * the **metric transformation**: value (`1`, a number, `$.field`, `$name`), default value,
 //!   up to three dimensions, unit.
 //!
+//! [`sigma`] is a second front end: Sigma detection rules (YAML) compile into the same filters,
+//! with Sigma's semantics (case-insensitive by default, every modifier, any-element arrays).
+//!
 //! ```
 //! use trailwatch_pattern::{EvalOptions, Evaluator, Filter, FilterSet, MetricSpec};
 //!
