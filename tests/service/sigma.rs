@@ -359,3 +359,61 @@ fn sigma_alerts_cover_high_and_critical_rules_only() {
     std::fs::write(&file, text.as_bytes()).unwrap();
     promtool(&["check", "rules", file.to_str().unwrap()]);
 }
+
+#[test]
+fn sighup_reloads_the_sigma_rules() {
+    use super::harness::{Service, post_ndjson};
+    let dir = TempDir::new("sigma-reload");
+    let root = rules(&dir);
+    let config = dir.path("trailwatch.toml");
+    std::fs::write(&config, "sigma = [\"rules/guardduty.yml\"]\n").unwrap();
+    let svc = Service::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--http",
+        "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ]);
+    let truffle = [
+        ("rule", "TruffleHog user agent"),
+        ("id", "66666666-7777-4888-9999-000000000000"),
+        ("level", "medium"),
+    ];
+    let guard = [
+        ("rule", "GuardDuty detector deleted"),
+        ("id", "11111111-2222-4333-8444-555555555555"),
+        ("level", "high"),
+    ];
+    let r = post_ndjson(svc.http[0], &ndjson(&[deleted_detector()]));
+    assert_eq!(r.status, 200);
+    let s = svc.wait_for("trailwatch_sigma_matches_total", &guard, 1.0);
+    assert_eq!(s.get("trailwatch_sigma_matches_total", &truffle), None);
+    // Add the TruffleHog rule: its series appears at 0, then counts.
+    std::fs::write(
+        &config,
+        "sigma = [\"rules/guardduty.yml\", \"rules/nested/trufflehog.yaml\"]\n",
+    )
+    .unwrap();
+    svc.signal("HUP");
+    let s = svc.wait_for("trailwatch_sigma_rules", &[("status", "loaded")], 2.0);
+    assert_eq!(s.get("trailwatch_sigma_matches_total", &truffle), Some(0.0));
+    let ua = record(
+        "GetCallerIdentity",
+        serde_json::json!({"userAgent": "TruffleHog/3.63"}),
+    );
+    let r = post_ndjson(svc.http[0], &ndjson(&[ua]));
+    assert_eq!(r.status, 200);
+    svc.wait_for("trailwatch_sigma_matches_total", &truffle, 1.0);
+    // A broken rule is refused; the running rules stay.
+    std::fs::write(root.join("guardduty.yml"), "title: [broken\n").unwrap();
+    svc.signal("HUP");
+    svc.wait_for(
+        "trailwatch_config_reloads_total",
+        &[("result", "failure")],
+        1.0,
+    );
+    let r = post_ndjson(svc.http[0], &ndjson(&[deleted_detector()]));
+    assert_eq!(r.status, 200);
+    svc.wait_for("trailwatch_sigma_matches_total", &guard, 2.0);
+}
