@@ -46,6 +46,54 @@ pub enum Command {
     Rules(crate::alerting::command::RulesArgs),
     /// Print the Grafana dashboard for the configured filters and alarms.
     Dashboard(crate::alerting::command::DashboardArgs),
+    /// Sigma detection rules: convert them to CloudWatch filter patterns.
+    #[command(subcommand)]
+    Sigma(SigmaCommand),
+}
+
+/// `trailwatch sigma …`.
+#[derive(Debug, Subcommand)]
+pub enum SigmaCommand {
+    /// Print, per rule, its exact CloudWatch filter pattern, or why it has none.
+    Convert(SigmaConvertArgs),
+    /// Print Prometheus alerting rules for the high and critical rules.
+    Alerts(SigmaAlertsArgs),
+}
+
+/// `trailwatch sigma alerts`.
+#[derive(Debug, Args)]
+pub struct SigmaAlertsArgs {
+    /// Sigma rule files or folders (searched recursively for .yml/.yaml).
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Output format of `sigma convert`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SigmaFormat {
+    /// A describe-metric-filters document (loadable with --aws-metric-filters).
+    Json,
+    /// `aws logs put-metric-filter` commands.
+    Commands,
+    /// A Markdown table: rule, id, author, level, pattern or reason.
+    Table,
+}
+
+/// `trailwatch sigma convert`.
+#[derive(Debug, Args)]
+pub struct SigmaConvertArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SigmaFormat::Json)]
+    pub format: SigmaFormat,
+    /// The CloudTrail log group the filters are for.
+    #[arg(long, value_name = "NAME", default_value = "CloudTrail/logs")]
+    pub log_group: String,
+    /// The CloudWatch namespace of the metrics.
+    #[arg(long, value_name = "NAMESPACE", default_value = "SigmaRules")]
+    pub namespace: String,
+    /// Sigma rule files or folders (searched recursively for .yml/.yaml).
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
 }
 
 /// Output format of `test-pattern`.
@@ -75,7 +123,11 @@ pub struct TestPatternArgs {
     /// Show, for each event, the clause that decided the result.
     #[arg(long)]
     pub explain: bool,
-    /// The filter pattern. Use `--` before a pattern that starts with '-'.
+    /// Test this Sigma rule file instead of a pattern (then FILE… are the events).
+    #[arg(long, value_name = "RULE")]
+    pub sigma: Option<PathBuf>,
+    /// The filter pattern. Use `--` before a pattern that starts with '-'. With --sigma, the
+    /// first events file.
     #[arg(value_name = "PATTERN", allow_hyphen_values = false)]
     pub pattern: String,
     /// Files with one log event per line; stdin when none are given.
@@ -113,6 +165,10 @@ pub struct RunArgs {
     /// Metric filters as printed by `aws logs describe-metric-filters` (repeatable).
     #[arg(long = "aws-metric-filters", value_name = "FILE")]
     pub aws_metric_filters: Vec<PathBuf>,
+    /// Sigma rule files or folders (recursive; repeatable). Rules for other log sources than
+    /// AWS CloudTrail are skipped and counted.
+    #[arg(long = "sigma", value_name = "PATH")]
+    pub sigma: Vec<PathBuf>,
 
     /// Read newline-delimited events from stdin (exits at end of input unless a network source
     /// is also configured).
@@ -194,6 +250,7 @@ impl RunArgs {
     pub fn overrides(&self) -> Overrides {
         Overrides {
             aws_metric_filters: self.aws_metric_filters.clone(),
+            sigma: self.sigma.clone(),
             stdin: self.stdin,
             tcp: self.tcp.clone(),
             http: self.http.clone(),

@@ -25,6 +25,7 @@ pub mod integrity;
 pub mod metrics;
 pub mod pipeline;
 pub mod service;
+pub mod sigma;
 pub mod sink;
 pub mod source;
 pub mod test_pattern;

@@ -24,6 +24,12 @@ fn main() -> ExitCode {
         },
         Some(Command::Rules(args)) => trailwatch::alerting::command::rules(args),
         Some(Command::Dashboard(args)) => trailwatch::alerting::command::dashboard(args),
+        Some(Command::Sigma(trailwatch::cli::SigmaCommand::Convert(args))) => {
+            trailwatch::sigma::convert::run(args)
+        }
+        Some(Command::Sigma(trailwatch::cli::SigmaCommand::Alerts(args))) => {
+            trailwatch::sigma::alerts::run(args)
+        }
         None => trailwatch::run(&cli.run),
     };
     match result {

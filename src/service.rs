@@ -127,6 +127,7 @@ impl Service {
         let telemetry = Arc::new(Telemetry::new());
         telemetry.reload(true);
         telemetry.register_families(&config.filters.families);
+        telemetry.register_sigma(&config.filters.sigma);
         let store = Arc::new(Store::new(
             config.filters.clone(),
             config.metrics.max_series,
@@ -371,6 +372,7 @@ impl Running {
             Ok(c) => {
                 let n = c.filters.set.len();
                 self.telemetry.register_families(&c.filters.families);
+                self.telemetry.register_sigma(&c.filters.sigma);
                 self.store.trail.enable(c.trail_health.is_some());
                 self.store.install(c.filters);
                 self.telemetry.reload(true);

@@ -26,12 +26,20 @@ pub fn run(args: &TestPatternArgs) -> Result<u64, CliError> {
         dimensions,
         unit: None,
     };
-    let filter = Filter::compile("test-pattern", &args.pattern, &spec).map_err(|error| {
-        CliError::Pattern {
-            pattern: args.pattern.clone(),
-            error: Box::new(error),
+    let mut files = args.files.clone();
+    let filter = match &args.sigma {
+        // With --sigma the positional argument is the first events file.
+        Some(rule) => {
+            files.insert(0, PathBuf::from(&args.pattern));
+            sigma_filter(rule)?
         }
-    })?;
+        None => Filter::compile("test-pattern", &args.pattern, &spec).map_err(|error| {
+            CliError::Pattern {
+                pattern: args.pattern.clone(),
+                error: Box::new(error),
+            }
+        })?,
+    };
     let set = FilterSet::new(vec![filter]);
     let stdout = io::stdout();
     let mut out = Tester {
@@ -44,11 +52,11 @@ pub fn run(args: &TestPatternArgs) -> Result<u64, CliError> {
         matches: 0,
         file_label: None,
     };
-    if args.files.is_empty() {
+    if files.is_empty() {
         out.read(io::stdin().lock())?;
     } else {
-        let labelled = args.files.len() > 1;
-        for path in &args.files {
+        let labelled = files.len() > 1;
+        for path in &files {
             let file = std::fs::File::open(path).map_err(|e| CliError::Io {
                 path: Some(path.clone()),
                 error: e,
@@ -66,6 +74,38 @@ pub fn run(args: &TestPatternArgs) -> Result<u64, CliError> {
     }
     out.out.flush()?;
     Ok(out.matches)
+}
+
+/// The filter of one Sigma rule file (of any log source: testing is not running).
+fn sigma_filter(path: &std::path::Path) -> Result<Filter, CliError> {
+    let loaded = crate::sigma::load(
+        &[path.to_owned()],
+        &trailwatch_pattern::sigma::SigmaOptions::default(),
+    )?;
+    if let Some(skipped) = loaded.skipped.first() {
+        eprintln!(
+            "trailwatch: note: {} is not an AWS CloudTrail rule; testing it anyway",
+            skipped.display()
+        );
+        let text = std::fs::read_to_string(skipped)?;
+        let rule = trailwatch_pattern::sigma::SigmaRule::parse(
+            &text,
+            &trailwatch_pattern::sigma::SigmaOptions::default(),
+        )
+        .map_err(|e| crate::config::ConfigError {
+            file: Some(skipped.clone()),
+            position: Some((e.line, e.column)),
+            message: format!("Sigma rule: {}: {}", e.construct, e.message),
+        })?;
+        return Ok(rule.filter());
+    }
+    match loaded.rules.first() {
+        Some(r) => Ok(r.rule.filter()),
+        None => Err(CliError::Usage(format!(
+            "--sigma {}: no Sigma rule found",
+            path.display()
+        ))),
+    }
 }
 
 struct Tester<'a, W: Write> {

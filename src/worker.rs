@@ -49,6 +49,16 @@ pub struct Worker {
     forward: Option<Arc<Forward>>,
     out: OutBatch,
     trail: crate::trail::TrailDeltas,
+    sigma: SigmaScratch,
+}
+
+/// A worker's Sigma state: its own evaluator (the rules are a separate set), the batch's match
+/// counts by rule, and the current event's matches. Untouched when no rule is loaded.
+#[derive(Default)]
+struct SigmaScratch {
+    evaluator: Evaluator,
+    counts: Vec<u64>,
+    matched: Vec<u32>,
 }
 
 /// What a batch did, counted locally and flushed to telemetry once.
@@ -85,6 +95,7 @@ impl Worker {
             forward,
             out: OutBatch::default(),
             trail: crate::trail::TrailDeltas::default(),
+            sigma: SigmaScratch::default(),
         }
     }
 
@@ -104,7 +115,11 @@ impl Worker {
             always_parse: self.settings.always_parse,
             explain: false,
         };
+        let sigma_rules = generation.plan.sigma.rules.len();
+        self.sigma.counts.resize(sigma_rules, 0);
+        self.sigma.matched.clear();
         let mut out = Events {
+            sigma: &mut self.sigma,
             generation: &generation,
             evaluator: &mut self.evaluator,
             deltas: &mut self.deltas,
@@ -133,6 +148,10 @@ impl Worker {
         if let Some(ack) = &batch.ack {
             let rejected: u64 = self.counts.rejected.iter().sum();
             ack.count(self.counts.events - rejected, rejected);
+        }
+        if sigma_rules > 0 {
+            let counter = &self.telemetry.sigma_matches;
+            generation.plan.sigma.flush(&mut self.sigma.counts, counter);
         }
         self.flush_counts(batch.source);
         if let Some(f) = &self.forward {
@@ -192,6 +211,7 @@ struct Events<'a> {
     trail: &'a mut crate::trail::TrailDeltas,
     trail_enabled: bool,
     arrival: Option<f64>,
+    sigma: &'a mut SigmaScratch,
 }
 
 impl Output for Events<'_> {
@@ -206,6 +226,19 @@ impl Output for Events<'_> {
                     e.forward.len()
                 ),
             );
+        }
+        let sigma = &self.generation.plan.sigma;
+        if !sigma.is_empty() {
+            let s = &mut *self.sigma;
+            let so = s.evaluator.evaluate(&sigma.set, e.eval, self.opts);
+            let invalid = so.json() == JsonStatus::Invalid;
+            s.matched.clear();
+            s.matched.extend(so.matches().map(|i| i as u32));
+            if invalid {
+                s.matched.clear();
+                let why = "the event is not valid JSON";
+                return self.reject(RejectReason::InvalidJson, e.forward, why);
+            }
         }
         let set = &self.generation.plan.set;
         let outcome = self.evaluator.evaluate(set, e.eval, self.opts);
@@ -234,10 +267,15 @@ impl Output for Events<'_> {
                     .add(id, v, outcome.dimensions(id).map(|(_, v)| v));
             }
         }
+        for &rule in &self.sigma.matched {
+            self.sigma.counts[rule as usize] += 1;
+        }
         if let Some(f) = self.forward {
-            if any || !f.matched_only {
+            if any || !self.sigma.matched.is_empty() || !f.matched_only {
                 let names = outcome.matches().map(|id| set.filters()[id].name());
-                f.enricher.append(&e, names, self.out);
+                let (matched, tags) = (&self.sigma.matched[..], &sigma.tags[..]);
+                f.enricher
+                    .append_with_sigma(&e, names, matched, tags, self.out);
             }
         }
     }

@@ -38,7 +38,13 @@ pub fn load(file: Option<&Path>, args: &Overrides) -> Result<Config, ConfigError
         sources: sources(&ctx, &raw, args)?,
         metrics: metrics(&ctx, &raw, args)?,
         pipeline: pipeline(&ctx, &raw, args, &ingest)?,
-        filters: filters(&ctx, &raw, args)?,
+        filters: {
+            let mut plan = filters(&ctx, &raw, args)?;
+            plan.sigma = Arc::new(crate::sigma::SigmaPlan::load(&sigma_paths(
+                &ctx, &raw, args,
+            )?)?);
+            plan
+        },
         forward: forward(&ctx, &raw, args)?,
         ingest,
         alarms: Vec::new(),
@@ -56,6 +62,14 @@ pub fn load(file: Option<&Path>, args: &Overrides) -> Result<Config, ConfigError
         ));
     }
     Ok(config)
+}
+
+/// `--sigma` replaces the file's `sigma` list (relative to the file).
+fn sigma_paths(ctx: &Ctx, raw: &RawConfig, args: &Overrides) -> Result<Vec<PathBuf>, ConfigError> {
+    if !args.sigma.is_empty() {
+        return Ok(args.sigma.clone());
+    }
+    raw.sigma.iter().map(|p| ctx.path(p)).collect()
 }
 
 fn read(path: &Path) -> Result<SourceFile, ConfigError> {

@@ -75,6 +75,8 @@ pub struct FilterPlan {
     pub outputs: Vec<MetricOutput>,
     /// Distinct families.
     pub families: Vec<Family>,
+    /// The Sigma rules, evaluated beside the filters.
+    pub sigma: Arc<crate::sigma::SigmaPlan>,
 }
 
 impl FilterPlan {
@@ -175,6 +177,7 @@ impl FilterPlan {
             set: Arc::new(FilterSet::new(filters)),
             outputs,
             families,
+            sigma: Arc::default(),
         })
     }
 }

@@ -27,6 +27,8 @@ use crate::sink::spec::SinkSpec;
 pub struct Overrides {
     /// `aws logs describe-metric-filters` files.
     pub aws_metric_filters: Vec<PathBuf>,
+    /// Sigma rule files and folders.
+    pub sigma: Vec<PathBuf>,
     /// Read stdin.
     pub stdin: bool,
     /// TCP listen addresses, as given.

@@ -46,6 +46,9 @@ pub struct RawConfig {
     /// Metric filters.
     #[serde(default)]
     pub filters: Vec<RawFilter>,
+    /// Sigma rule files or folders (recursive).
+    #[serde(default)]
+    pub sigma: Vec<Str>,
     /// What forwarded events carry.
     #[serde(default)]
     pub enrichment: RawEnrichment,

@@ -18,6 +18,10 @@ pub struct Telemetry {
     rejected: Vec<IntCounter>,
     envelopes: Vec<IntCounter>,
     skipped: Vec<IntCounter>,
+    /// Matches per Sigma rule (`trailwatch_sigma_matches_total{rule,id,level}`).
+    pub sigma_matches: IntCounterVec,
+    /// Sigma rules loaded and skipped (`trailwatch_sigma_rules{status}`).
+    pub sigma_rules: IntGaugeVec,
     /// Events evaluated by the filters.
     pub events_evaluated: IntCounter,
     /// HTTP ingest responses, by status code.
@@ -172,6 +176,25 @@ impl Telemetry {
                 .iter()
                 .map(|e| skipped.with_label_values(&[e.as_str()]))
                 .collect(),
+            sigma_matches: counter_vec(
+                &r,
+                "trailwatch_sigma_matches_total",
+                "Events each Sigma rule matched (rule = its title)",
+                &["rule", "id", "level"],
+            ),
+            sigma_rules: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "trailwatch_sigma_rules",
+                        "Sigma rules loaded, and skipped because their logsource is not AWS CloudTrail",
+                    ),
+                    &["status"],
+                )
+                .unwrap_or_else(|e| panic!("sigma rules gauge: {e}"));
+                r.register(Box::new(g.clone()))
+                    .unwrap_or_else(|e| panic!("sigma rules gauge: {e}"));
+                g
+            },
             events_evaluated: counter(
                 &r,
                 "trailwatch_events_evaluated_total",
@@ -277,6 +300,18 @@ impl Telemetry {
             self.values_dropped
                 .with_label_values(&[&f.name, "negative"]);
         }
+    }
+
+    /// Creates the match series (at 0) of every loaded Sigma rule.
+    pub fn register_sigma(&self, plan: &crate::sigma::SigmaPlan) {
+        plan.register(&self.sigma_matches);
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.sigma_rules
+            .with_label_values(&["loaded"])
+            .set(count(plan.rules.len()));
+        self.sigma_rules
+            .with_label_values(&["skipped"])
+            .set(count(plan.skipped.len()));
     }
 
     /// Counts wire bytes only (events are counted after unwrapping, by the workers).

@@ -70,6 +70,19 @@ impl Enricher {
         matched: impl Iterator<Item = &'n str> + Clone,
         out: &mut OutBatch,
     ) {
+        self.append_with_sigma(event, matched, &[], &[], out);
+    }
+
+    /// [`Enricher::append`], plus `"sigma":[…]`: the pre-rendered `tags` of the Sigma rules
+    /// `sigma` (by index) the event matched, when there are any.
+    pub fn append_with_sigma<'n>(
+        &self,
+        event: &Event<'_>,
+        matched: impl Iterator<Item = &'n str> + Clone,
+        sigma: &[u32],
+        tags: &[Box<[u8]>],
+        out: &mut OutBatch,
+    ) {
         let start = out.data.len();
         let doc = trim(event.forward);
         let is_object = event.envelope != EnvelopeKind::Text
@@ -102,6 +115,16 @@ impl Enricher {
             json_str(&mut out.data, name);
         }
         out.data.push(b']');
+        if !sigma.is_empty() {
+            out.data.extend_from_slice(b",\"sigma\":[");
+            for (i, &rule) in sigma.iter().enumerate() {
+                if i > 0 {
+                    out.data.push(b',');
+                }
+                out.data.extend_from_slice(&tags[rule as usize]);
+            }
+            out.data.push(b']');
+        }
         out.data.extend_from_slice(&self.static_members);
         let record = if is_object || event.eval.first() == Some(&b'{') {
             Some(event.eval)

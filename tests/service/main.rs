@@ -14,4 +14,5 @@ mod lifecycle;
 mod metrics;
 mod prometheus;
 mod receiver;
+mod sigma;
 mod trail;

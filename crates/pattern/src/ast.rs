@@ -40,6 +40,8 @@ pub enum PatternKind {
     Json(Expr<Condition>),
     /// `[ ... ]`: space-delimited fields.
     Delimited(Delimited),
+    /// A Sigma rule's detection (see [`crate::sigma`]); the source is its condition.
+    Sigma,
 }
 
 impl PatternKind {
@@ -51,6 +53,7 @@ impl PatternKind {
             PatternKind::Regex(_) => "regex",
             PatternKind::Json(_) => "JSON",
             PatternKind::Delimited(_) => "space-delimited",
+            PatternKind::Sigma => "Sigma",
         }
     }
 }

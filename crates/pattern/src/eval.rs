@@ -118,7 +118,7 @@ impl Evaluator {
         let mut tokenized = false;
         for (id, f) in set.filters.iter().enumerate() {
             match &f.matcher {
-                Matcher::Json(_) => continue,
+                Matcher::Json(_) | Matcher::Sigma(_) => continue,
                 Matcher::All => {
                     self.results[id].matched = true;
                     if opts.explain {
@@ -243,8 +243,22 @@ impl Evaluator {
                     continue;
                 }
                 let f = &set.filters[id];
-                let Matcher::Json(program) = &f.matcher else {
-                    continue;
+                let program = match &f.matcher {
+                    Matcher::Json(program) => program,
+                    Matcher::Sigma(sigma) => {
+                        let program = &sigma.1;
+                        let (ok, by) = program.run(|_, leaf| leaf.holds(nodes));
+                        self.results[id].matched = ok;
+                        self.results[id].value = ok.then_some(1.0);
+                        if opts.explain {
+                            let by = by.map(|i| &program.conds()[i as usize]);
+                            self.results[id].explain = explain::write(&mut self.text, |s| {
+                                explain::sigma(s, by, ok, nodes)
+                            });
+                        }
+                        continue;
+                    }
+                    _ => continue,
                 };
                 let paths = &set.paths[id];
                 let slots = &self.slots;

@@ -13,6 +13,7 @@ use crate::delimited::DelimitedMatcher;
 use crate::filter::TermMatcher;
 use crate::paths::PathRef;
 use crate::regex::Regex;
+use crate::sigma::leaf::Leaf;
 use crate::tape::{self, JsonRef};
 use crate::test_value::test_path;
 
@@ -95,6 +96,39 @@ pub(crate) fn delimited(
         escape(&text),
         op.as_str(),
         c.value
+    );
+    let _ = ok;
+}
+
+/// A Sigma rule: the item that decided, in which search identifier, and what the event has.
+pub(crate) fn sigma(out: &mut String, by: Option<&Leaf>, ok: bool, tape: &[Node<'_>]) {
+    let Some(leaf) = by else {
+        out.push_str(if ok { "matched" } else { "no match" });
+        return;
+    };
+    let holds = leaf.positive(tape);
+    let found = match &leaf.field {
+        Some(field) => {
+            let mut first = None;
+            crate::sigma::leaf::reach(tape, 0, &field.steps, &mut |v| {
+                first = Some(render(v));
+                true
+            });
+            match first {
+                Some(v) => format!("{} is {v}", field.text),
+                None => format!("{} is missing", field.text),
+            }
+        }
+        None => "keyword search over the event's strings".to_owned(),
+    };
+    let _ = write!(
+        out,
+        "{}selection '{}' (line {}): {} {} ({found})",
+        if leaf.negated { "not " } else { "" },
+        leaf.selection,
+        leaf.line,
+        leaf.written,
+        if holds { "holds" } else { "does not hold" },
     );
     let _ = ok;
 }

@@ -3,7 +3,7 @@
 
 use memchr::memmem;
 
-use crate::ast::{Condition, Pattern, PatternKind, Selector, Term, TermKind};
+use crate::ast::{Condition, Expr, Pattern, PatternKind, Selector, Term, TermKind};
 use crate::delimited::DelimitedMatcher;
 use crate::error::FilterError;
 use crate::metric::{Metric, MetricSpec};
@@ -12,6 +12,7 @@ use crate::paths::{PathRef, PathTrie};
 use crate::prefilter::{Prefilter, Requirement};
 use crate::program::Program;
 use crate::regex::Regex;
+use crate::sigma::leaf::Leaf;
 
 /// An unstructured term pattern, compiled to substring searches.
 #[derive(Debug, Clone)]
@@ -61,6 +62,8 @@ pub(crate) enum Matcher {
     /// Condition `i` reads the filter's selector `i`.
     Json(Program<Condition>),
     Delimited(DelimitedMatcher),
+    /// A Sigma rule: its negation-free expression (for the prefilter) and its program.
+    Sigma(Box<(Expr<Leaf>, Program<Leaf>)>),
 }
 
 /// A compiled metric filter: pattern, matcher and metric transformation.
@@ -95,6 +98,7 @@ impl Filter {
                 Matcher::Json(Program::compile(expr))
             }
             PatternKind::Delimited(d) => Matcher::Delimited(DelimitedMatcher::compile(d)),
+            PatternKind::Sigma => unreachable!("the pattern parser never yields a Sigma kind"),
         };
         let field_index = |name: &str| match &matcher {
             Matcher::Delimited(d) => d.field_index(name),
@@ -108,6 +112,30 @@ impl Filter {
             metric,
             selectors,
         })
+    }
+
+    /// A Sigma rule's filter: `condition` is shown as its pattern text.
+    pub(crate) fn sigma(
+        name: String,
+        condition: String,
+        expr: Expr<Leaf>,
+        program: Program<Leaf>,
+    ) -> Filter {
+        Filter {
+            name,
+            pattern: Pattern {
+                source: condition,
+                kind: PatternKind::Sigma,
+            },
+            matcher: Matcher::Sigma(Box::new((expr, program))),
+            metric: Metric::one(),
+            selectors: Vec::new(),
+        }
+    }
+
+    /// Whether the filter is a Sigma rule.
+    pub fn is_sigma(&self) -> bool {
+        matches!(self.matcher, Matcher::Sigma(_))
     }
 
     /// The filter's name.
@@ -137,7 +165,7 @@ impl Filter {
 
     /// Whether the pattern is a JSON pattern (evaluated on parsed events).
     pub fn is_json(&self) -> bool {
-        matches!(self.matcher, Matcher::Json(_))
+        matches!(self.matcher, Matcher::Json(_) | Matcher::Sigma(_))
     }
 }
 
@@ -165,10 +193,14 @@ impl FilterSet {
         let mut json_filters = Vec::new();
         for (id, f) in filters.iter().enumerate() {
             paths.push(f.selectors.iter().map(|s| trie.intern(s)).collect());
-            requirements.push(match &f.pattern.kind {
-                PatternKind::Json(expr) => {
+            requirements.push(match (&f.pattern.kind, &f.matcher) {
+                (PatternKind::Json(expr), _) => {
                     json_filters.push(id);
                     prefilter.add(expr)
+                }
+                (_, Matcher::Sigma(sigma)) => {
+                    json_filters.push(id);
+                    prefilter.add_sigma(&sigma.0)
                 }
                 _ => Requirement::Always,
             });

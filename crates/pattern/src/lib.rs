@@ -11,6 +11,9 @@
 //! * the **metric transformation**: value (`1`, a number, `$.field`, `$name`), default value,
 //!   up to three dimensions, unit.
 //!
+//! [`sigma`] is a second front end: Sigma detection rules (YAML) compile into the same filters,
+//! with Sigma's semantics (case-insensitive by default, every modifier, any-element arrays).
+//!
 //! ```
 //! use trailwatch_pattern::{EvalOptions, Evaluator, Filter, FilterSet, MetricSpec};
 //!
@@ -56,6 +59,7 @@ mod paths;
 mod prefilter;
 mod program;
 mod regex;
+pub mod sigma;
 mod tape;
 mod test_value;
 

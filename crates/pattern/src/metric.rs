@@ -84,6 +84,16 @@ pub const UNITS: &[&str] = &[
 ];
 
 impl Metric {
+    /// Every match publishes 1: no default, no dimensions, no unit.
+    pub(crate) fn one() -> Metric {
+        Metric {
+            value: ValueSource::Literal(1.0),
+            default_value: None,
+            dimensions: Vec::new(),
+            unit: None,
+        }
+    }
+
     /// Checks `spec` against the pattern. JSON selectors are appended to `selectors` (the
     /// filter's list of paths to resolve) and referenced by index.
     pub(crate) fn compile(

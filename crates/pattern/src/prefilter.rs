@@ -23,6 +23,7 @@ use memchr::memmem;
 
 use crate::ast::{CmpOp, Condition, Expr, Literal, Step, Test};
 use crate::glob::Glob;
+use crate::sigma::leaf::{Leaf, LeafTest, TextMatch};
 
 /// A set of atoms, one bit each.
 type Bits = Box<[u64]>;
@@ -115,6 +116,47 @@ struct AnchorKey {
     exact_masks: FnvMap<Box<[u8]>, Bits>,
     /// Every value atom (exact and glob): what a number or escaped string could satisfy.
     value_mask: Bits,
+    /// Sigma value atoms, kept apart because Sigma compares more than strings (numbers and
+    /// booleans by their text, and searches inside objects and arrays).
+    sigma: SigmaAtoms,
+}
+
+/// A Sigma item's value test, run on a raw string value that has no escapes (so it reads the
+/// same raw and decoded).
+#[derive(Debug, Clone)]
+enum SigmaValue {
+    Text(TextMatch),
+    Regex(regex::Regex),
+}
+
+impl SigmaValue {
+    fn matches(&self, text: &str) -> bool {
+        match self {
+            SigmaValue::Text(t) => t.matches(text),
+            SigmaValue::Regex(r) => r.is_match(text),
+        }
+    }
+}
+
+/// The Sigma value atoms of one key.
+#[derive(Debug, Clone, Default)]
+struct SigmaAtoms {
+    /// Case-sensitive exact values.
+    exact: FnvMap<Box<[u8]>, Vec<u32>>,
+    /// Case-insensitive ASCII exact values, lower-cased: an ASCII value is lower-cased and looked
+    /// up (for ASCII text, Unicode simple case folding is ASCII case folding).
+    folded: FnvMap<Box<[u8]>, Vec<u32>>,
+    /// Anything else (wildcards, non-ASCII, regexes): the test itself.
+    tests: Vec<(SigmaValue, u32)>,
+    exact_masks: FnvMap<Box<[u8]>, Bits>,
+    folded_masks: FnvMap<Box<[u8]>, Bits>,
+    /// Every folded atom: what a non-ASCII value could satisfy.
+    folded_all: Bits,
+    /// Every Sigma value atom: what a number, boolean, object, array or escaped string could
+    /// satisfy.
+    all: Bits,
+    /// Whether there is any (so keys without Sigma atoms do no extra work).
+    any: bool,
 }
 
 /// The prefilter of a filter set: anchor keys, atoms and per-filter requirements.
@@ -141,6 +183,10 @@ enum AtomKind {
     Present,
     Exact(Box<[u8]>),
     Glob(String),
+    SigmaExact(Box<[u8]>),
+    SigmaFolded(Box<[u8]>),
+    /// A Sigma test, by a text that identifies it.
+    SigmaTest(String),
 }
 
 /// How a necessary atom is settled for an event.
@@ -158,6 +204,8 @@ pub(crate) enum Settle {
 pub(crate) struct PrefilterScratch {
     /// Per atom: probed and found absent.
     probed_absent: Vec<bool>,
+    /// A value lower-cased for the folded Sigma lookup.
+    folded: Vec<u8>,
     key_done: Vec<bool>,
     atom_true: Vec<u64>,
     escapes: Option<bool>,
@@ -191,13 +239,23 @@ impl Prefilter {
         group(raw)
     }
 
+    /// Builds the requirement of a Sigma rule's (negation-free) expression.
+    pub(crate) fn add_sigma(&mut self, expr: &Expr<Leaf>) -> Requirement {
+        let raw = self.raw_of(expr, &mut Prefilter::sigma_leaf);
+        group(raw)
+    }
+
     fn raw(&mut self, expr: &Expr<Condition>) -> Raw {
+        self.raw_of(expr, &mut Prefilter::condition)
+    }
+
+    fn raw_of<C>(&mut self, expr: &Expr<C>, atom: &mut impl FnMut(&mut Self, &C) -> Raw) -> Raw {
         match expr {
-            Expr::Cond(c) => self.condition(c),
+            Expr::Cond(c) => atom(self, c),
             Expr::And(items) => {
                 let all: Vec<Raw> = items
                     .iter()
-                    .map(|i| self.raw(i))
+                    .map(|i| self.raw_of(i, atom))
                     .filter(|r| !matches!(r, Raw::Always))
                     .collect();
                 if all.is_empty() {
@@ -207,7 +265,7 @@ impl Prefilter {
                 }
             }
             Expr::Or(items) => {
-                let any: Vec<Raw> = items.iter().map(|i| self.raw(i)).collect();
+                let any: Vec<Raw> = items.iter().map(|i| self.raw_of(i, atom)).collect();
                 if any.iter().any(|r| matches!(r, Raw::Always)) {
                     Raw::Always
                 } else {
@@ -265,6 +323,63 @@ impl Prefilter {
             (AtomKind::Exact(v), _) => k.exact.entry(v.clone()).or_default().push(atom),
             (AtomKind::Glob(_), Some(g)) => k.globs.push((g, atom)),
             (AtomKind::Glob(_), None) => unreachable!("a glob atom has a glob"),
+            (AtomKind::SigmaExact(_) | AtomKind::SigmaFolded(_) | AtomKind::SigmaTest(_), _) => {
+                unreachable!("CloudWatch conditions make no Sigma atoms")
+            }
+        }
+        self.atom_index.insert((key_id, kind), atom);
+        Raw::Atom(key_id, atom)
+    }
+
+    /// What a Sigma item needs from the raw event. A negated item, `null`, `exists: false` and
+    /// keywords need nothing that can be anchored; other items need the field's last key, and
+    /// string tests a value of it that passes.
+    fn sigma_leaf(&mut self, leaf: &Leaf) -> Raw {
+        let Some(field) = &leaf.field else {
+            return Raw::Always;
+        };
+        if leaf.negated {
+            return Raw::Always;
+        }
+        let value = match &leaf.test {
+            LeafTest::Null | LeafTest::Exists(false) => return Raw::Always,
+            LeafTest::Never => return Raw::Any(Vec::new()),
+            LeafTest::Text(t) => Some(match t.exact() {
+                Some(e) if t.cased && anchorable(e.as_bytes()) => {
+                    (AtomKind::SigmaExact(e.as_bytes().into()), None)
+                }
+                Some(e) if !t.cased && e.is_ascii() && anchorable(e.as_bytes()) => (
+                    AtomKind::SigmaFolded(e.to_ascii_lowercase().into_bytes().into()),
+                    None,
+                ),
+                _ => (
+                    AtomKind::SigmaTest(format!("text {} {}", t.cased, t.sigma_text())),
+                    Some(SigmaValue::Text(t.clone())),
+                ),
+            }),
+            LeafTest::Regex(r) => Some((
+                AtomKind::SigmaTest(format!("re {}", r.as_str())),
+                Some(SigmaValue::Regex(r.clone())),
+            )),
+            _ => None,
+        };
+        let Some(key) = field.steps.last().filter(|k| anchorable(k.as_bytes())) else {
+            return Raw::Always;
+        };
+        let key_id = self.key(key);
+        let kind = value.as_ref().map_or(AtomKind::Present, |(k, _)| k.clone());
+        if let Some(&atom) = self.atom_index.get(&(key_id, kind.clone())) {
+            return Raw::Atom(key_id, atom);
+        }
+        let atom = self.atoms;
+        self.atoms += 1;
+        self.atom_keys.push((key_id, value.is_some()));
+        let sigma = &mut self.keys[key_id as usize].sigma;
+        match (&kind, value) {
+            (AtomKind::SigmaExact(v), _) => sigma.exact.entry(v.clone()).or_default().push(atom),
+            (AtomKind::SigmaFolded(v), _) => sigma.folded.entry(v.clone()).or_default().push(atom),
+            (AtomKind::SigmaTest(_), Some((_, Some(test)))) => sigma.tests.push((test, atom)),
+            _ => self.keys[key_id as usize].present.push(atom),
         }
         self.atom_index.insert((key_id, kind), atom);
         Raw::Atom(key_id, atom)
@@ -286,6 +401,7 @@ impl Prefilter {
             present_mask: Bits::default(),
             exact_masks: FnvMap::default(),
             value_mask: Bits::default(),
+            sigma: SigmaAtoms::default(),
         });
         self.key_index.insert(key.to_owned(), id);
         id
@@ -314,6 +430,25 @@ impl Prefilter {
                 .chain(k.globs.iter().map(|(_, a)| *a))
                 .collect();
             k.value_mask = mask(&values);
+            let sg = &mut k.sigma;
+            sg.exact_masks = sg.exact.iter().map(|(v, a)| (v.clone(), mask(a))).collect();
+            sg.folded_masks = sg
+                .folded
+                .iter()
+                .map(|(v, a)| (v.clone(), mask(a)))
+                .collect();
+            let folded: Vec<u32> = sg.folded.values().flatten().copied().collect();
+            sg.folded_all = mask(&folded);
+            let all: Vec<u32> = sg
+                .exact
+                .values()
+                .flatten()
+                .copied()
+                .chain(folded)
+                .chain(sg.tests.iter().map(|(_, a)| *a))
+                .collect();
+            sg.any = !all.is_empty();
+            sg.all = mask(&all);
         }
         fn seal_req(r: &mut Requirement, mask: &dyn Fn(&[u32]) -> Bits) {
             if let Requirement::All(n) | Requirement::Any(n) = r {
@@ -564,16 +699,67 @@ impl Prefilter {
                                     bit_set(&mut s.atom_true, *a);
                                 }
                             }
+                            if key.sigma.any {
+                                sigma_string(&key.sigma, value, s);
+                            }
                         }
                         // An escape inside the value (or no closing quote): could be anything.
-                        _ => or(&mut s.atom_true, &key.value_mask),
+                        _ => {
+                            or(&mut s.atom_true, &key.value_mask);
+                            if key.sigma.any {
+                                or(&mut s.atom_true, &key.sigma.all);
+                            }
+                        }
                     }
                 }
-                // Objects, arrays, booleans and null never satisfy a string condition.
-                Some(b'{' | b'[' | b't' | b'f' | b'n') => {}
+                // Null satisfies no value test.
+                Some(b'n') => {}
+                // Objects, arrays and booleans never satisfy a string condition; a Sigma test
+                // reads booleans as text and searches inside objects and arrays.
+                Some(b'{' | b'[' | b't' | b'f') => {
+                    if key.sigma.any {
+                        or(&mut s.atom_true, &key.sigma.all);
+                    }
+                }
                 // A number: its text could match.
-                _ => or(&mut s.atom_true, &key.value_mask),
+                _ => {
+                    or(&mut s.atom_true, &key.value_mask);
+                    if key.sigma.any {
+                        or(&mut s.atom_true, &key.sigma.all);
+                    }
+                }
             }
+        }
+    }
+}
+
+/// Settles a key's Sigma atoms for one string value without escapes.
+fn sigma_string(sg: &SigmaAtoms, value: &[u8], s: &mut PrefilterScratch) {
+    let or = |bits: &mut [u64], mask: &[u64]| bits.iter_mut().zip(mask).for_each(|(b, m)| *b |= m);
+    if let Some(mask) = sg.exact_masks.get(value) {
+        or(&mut s.atom_true, mask);
+    }
+    if !sg.folded_masks.is_empty() {
+        if value.is_ascii() {
+            s.folded.clear();
+            s.folded.extend(value.iter().map(u8::to_ascii_lowercase));
+            if let Some(mask) = sg.folded_masks.get(&s.folded[..]) {
+                or(&mut s.atom_true, mask);
+            }
+        } else {
+            or(&mut s.atom_true, &sg.folded_all);
+        }
+    }
+    if !sg.tests.is_empty() {
+        match std::str::from_utf8(value) {
+            Ok(text) => {
+                for (test, atom) in &sg.tests {
+                    if test.matches(text) {
+                        bit_set(&mut s.atom_true, *atom);
+                    }
+                }
+            }
+            Err(_) => or(&mut s.atom_true, &sg.all),
         }
     }
 }

@@ -46,6 +46,7 @@ pub fn matches(pattern: &Pattern, event: &[u8]) -> bool {
             }),
             None => false,
         },
+        PatternKind::Sigma => unreachable!("the reference evaluates CloudWatch patterns only"),
     }
 }
 
