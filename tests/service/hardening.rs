@@ -238,7 +238,7 @@ batch = {{ max_events = 50, timeout = "10ms" }}
 #[test]
 fn http_records_document_over_the_event_limit_counts_every_record() {
     let svc = Service::start(&["--http", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"]);
-    let records: Vec<_> = (0..4000)
+    let records: Vec<_> = (0..10_000)
         .map(|i| {
             if i % 8 == 0 {
                 failed_login()
@@ -261,15 +261,15 @@ fn http_records_document_over_the_event_limit_counts_every_record() {
         body.as_bytes(),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.text(), r#"{"accepted":4000,"rejected":0}"#);
+    assert_eq!(r.text(), r#"{"accepted":10000,"rejected":0}"#);
     let s = svc.wait_for(
         "trailwatch_events_received_total",
         &[("source", "http")],
-        4000.0,
+        10_000.0,
     );
     assert_eq!(
         s.get(SIGNIN_FAILURES, &filter("console_signin_failure_metric")),
-        Some(500.0)
+        Some(1250.0)
     );
 }
 
