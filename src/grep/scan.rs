@@ -15,6 +15,7 @@ use crate::event::envelope::{Decoder, Event, Output};
 use crate::event::framing::{Frame, Framer};
 use crate::event::records::DocumentFramer;
 use crate::event::{Batch, RejectReason, SourceKind};
+use crate::source::pump::fill;
 
 /// Bytes read per system call (as the service's file reader).
 const CHUNK: usize = 256 << 10;
@@ -95,7 +96,7 @@ impl<'a> Scanner<'a> {
             }
             match framer.next(&mut buf, eof) {
                 Frame::NeedMore if eof => break Ok(()),
-                Frame::NeedMore => eof = fill(&mut reader, &mut buf)? == 0,
+                Frame::NeedMore => eof = fill(&mut reader, &mut buf, CHUNK)? == 0,
                 Frame::Batch(data, framing) => self.batch(&Batch {
                     source: SourceKind::Files,
                     data,
@@ -198,25 +199,6 @@ impl Output for Matcher<'_, '_> {
 
     fn reject(&mut self, _reason: RejectReason, _bytes: &[u8], _detail: &str) {
         self.rejected += 1;
-    }
-}
-
-/// Appends up to `CHUNK` bytes; returns how many were read (0 at end of input).
-fn fill(reader: &mut impl Read, buf: &mut BytesMut) -> io::Result<usize> {
-    let start = buf.len();
-    buf.resize(start + CHUNK, 0);
-    loop {
-        match reader.read(&mut buf[start..]) {
-            Ok(n) => {
-                buf.truncate(start + n);
-                return Ok(n);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(start);
-                return Err(e);
-            }
-        }
     }
 }
 

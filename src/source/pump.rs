@@ -230,7 +230,7 @@ impl<'a, F: Framer> Pump<'a, F> {
 }
 
 /// Appends up to `chunk` bytes read from `reader` to `buf`; returns how many (0 at the end).
-fn fill(reader: &mut impl Read, buf: &mut BytesMut, chunk: usize) -> io::Result<usize> {
+pub(crate) fn fill(reader: &mut impl Read, buf: &mut BytesMut, chunk: usize) -> io::Result<usize> {
     let start = buf.len();
     buf.resize(start + chunk, 0);
     loop {
