@@ -130,14 +130,14 @@ impl Framer for LineFramer {
             if self.discarding {
                 self.discarding = false;
             } else {
-                // The limit is on the line, not its newline.
-                let over = carry.len() + i > self.max_line;
-                carry.extend_from_slice(&head);
-                if over {
+                // The limit is on the line, not its newline (nor is the sample).
+                if carry.len() + i > self.max_line {
+                    carry.extend_from_slice(&head[..i]);
                     let frame = self.discard(carry);
                     self.discarding = false; // the line ended with `head`
                     return frame;
                 }
+                carry.extend_from_slice(&head);
                 return Frame::Batch(carry.split().freeze(), Framing::Lines);
             }
         }
@@ -232,6 +232,23 @@ mod tests {
                 "shared: {shared}"
             );
             assert_eq!(whole + oversize, 1, "shared: {shared}");
+        }
+    }
+
+    /// Regression (fuzzing): a line that crossed the limit at its last shared input was
+    /// sampled with its newline, which is not the start of the line.
+    #[test]
+    fn an_oversize_sample_is_the_start_of_its_line() {
+        let mut f = LineFramer::new(4);
+        let mut carry = BytesMut::from(&b"abc"[..]);
+        let mut input = Bytes::from_static(b"defg\nxy\n");
+        match f.next_shared(&mut carry, &mut input, true) {
+            Frame::Oversize(sample) => assert_eq!(&sample[..], b"abcdefg"),
+            other => panic!("{other:?}"),
+        }
+        match f.next_shared(&mut carry, &mut input, true) {
+            Frame::Batch(lines, _) => assert_eq!(&lines[..], b"xy\n"),
+            other => panic!("{other:?}"),
         }
     }
 
