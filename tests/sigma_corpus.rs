@@ -77,7 +77,7 @@ fn file_of(r: &LoadedRule) -> String {
 /// without it.
 fn rules() -> Vec<LoadedRule> {
     let Some(dir) = corpus() else {
-        panic!("set {VAR} (e.g. to ../shared/data/sigma-cloudtrail/rules); .ci/run does");
+        panic!("set {VAR} to the folder of the SigmaHQ CloudTrail rules; .ci/run does");
     };
     let loaded = load(std::slice::from_ref(&dir), &SigmaOptions::default())
         .unwrap_or_else(|e| panic!("the corpus in {} does not load: {e}", dir.display()));

@@ -81,7 +81,7 @@ fn mix() -> Vec<u8> {
 fn evaluate(c: &mut Criterion) {
     let Some(dir) = std::env::var_os("TRAILWATCH_SIGMA_CORPUS") else {
         println!(
-            "skipped: set TRAILWATCH_SIGMA_CORPUS (e.g. to ../shared/data/sigma-cloudtrail/rules)"
+            "skipped: set TRAILWATCH_SIGMA_CORPUS to the folder of the SigmaHQ CloudTrail rules"
         );
         return;
     };
