@@ -4,25 +4,11 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use crate::harness::*;
 
 fn repo(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn promtool(args: &[&str]) {
-    let out = Command::new("promtool")
-        .args(args)
-        .output()
-        .expect("promtool is not installed: run `apt-get install -y prometheus` (./.ci/run does)");
-    assert!(
-        out.status.success(),
-        "promtool {args:?}:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

@@ -9,17 +9,21 @@ use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
-fn thousand_records() -> Vec<u8> {
-    let events: Vec<_> = (0..1000)
+/// `n` records, every `nth` of them a failed console sign-in.
+fn mix(n: usize, nth: usize) -> Vec<serde_json::Value> {
+    (0..n)
         .map(|i| {
-            if i % 4 == 0 {
+            if i % nth == 0 {
                 failed_login()
             } else {
                 routine()
             }
         })
-        .collect();
-    ndjson(&events)
+        .collect()
+}
+
+fn thousand_records() -> Vec<u8> {
+    ndjson(&mix(1000, 4))
 }
 
 fn counted(s: &Scrape) -> (Option<f64>, Option<f64>) {
@@ -238,15 +242,7 @@ batch = {{ max_events = 50, timeout = "10ms" }}
 #[test]
 fn http_records_document_over_the_event_limit_counts_every_record() {
     let svc = Service::start(&["--http", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"]);
-    let records: Vec<_> = (0..10_000)
-        .map(|i| {
-            if i % 8 == 0 {
-                failed_login()
-            } else {
-                routine()
-            }
-        })
-        .collect();
+    let records = mix(10_000, 8);
     let body = serde_json::json!({ "Records": records }).to_string();
     assert!(
         body.len() >= 5 << 20,

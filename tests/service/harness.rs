@@ -503,3 +503,17 @@ pub fn filter(name: &str) -> [(&str, &str); 1] {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
+
+/// Runs `promtool ARGS` and fails the test with its output unless it succeeds.
+pub fn promtool(args: &[&str]) {
+    let out = Command::new("promtool")
+        .args(args)
+        .output()
+        .expect("promtool is not installed: run `apt-get install -y prometheus` (./.ci/run does)");
+    assert!(
+        out.status.success(),
+        "promtool {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -2,7 +2,7 @@
 //! the per-rule counter (present at 0 from start-up), the `sigma` member of forwarded events,
 //! non-CloudTrail rules skipped, rule errors located, `test-pattern --sigma`, `sigma convert`.
 
-use super::harness::{Scrape, TempDir, bin, ndjson, record, routine, run_to_end};
+use super::harness::{Scrape, TempDir, bin, ndjson, promtool, record, routine, run_to_end};
 
 const GUARDDUTY: &str = "title: GuardDuty detector deleted
 id: 11111111-2222-4333-8444-555555555555
@@ -303,19 +303,6 @@ fn convert_prints_patterns_and_reasons_that_load_back() {
     assert!(
         text.contains("# not converted: case-insensitivity that matters"),
         "{text}"
-    );
-}
-
-fn promtool(args: &[&str]) {
-    let out = std::process::Command::new("promtool")
-        .args(args)
-        .output()
-        .expect("promtool is installed (apt-get install -y prometheus; .ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "promtool {args:?}:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
     );
 }
 
