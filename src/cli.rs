@@ -180,6 +180,19 @@ pub struct RunArgs {
     /// Listen for HTTP POSTs of events (repeatable).
     #[arg(long = "http", value_name = "ADDR")]
     pub http: Vec<String>,
+    /// Listen for the Forward protocol (Fluent Bit's and Fluentd's `forward` output; the usual
+    /// port is 24224; repeatable).
+    #[arg(long = "fluent", value_name = "ADDR")]
+    pub fluent: Vec<String>,
+    /// Require the Forward protocol's shared-key handshake with this key (also
+    /// TRAILWATCH_FLUENT_SHARED_KEY; Fluent Bit: `Shared_Key`).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "TRAILWATCH_FLUENT_SHARED_KEY",
+        hide_env_values = true
+    )]
+    pub fluent_shared_key: Option<String>,
     /// CloudTrail delivery files or folders (`.json`, `.json.gz`, recursive) to backfill.
     #[arg(long = "files", value_name = "PATH", num_args = 1..)]
     pub files: Vec<PathBuf>,
@@ -254,6 +267,8 @@ impl RunArgs {
             stdin: self.stdin,
             tcp: self.tcp.clone(),
             http: self.http.clone(),
+            fluent: self.fluent.clone(),
+            fluent_shared_key: self.fluent_shared_key.clone(),
             files: self.files.clone(),
             max_event_bytes: self.max_event_bytes,
             http_max_body: self.http_max_body,

@@ -113,6 +113,7 @@ pub struct Service {
     metrics_listener: Option<TcpListener>,
     tcp: Vec<TcpListener>,
     http: Vec<TcpListener>,
+    fluent: Vec<TcpListener>,
     dead_letter: Option<DeadLetter>,
     dead_letter_thread: Option<JoinHandle<()>>,
     sinks: Option<Arc<Sinks>>,
@@ -145,6 +146,10 @@ impl Service {
         let mut http = Vec::new();
         for a in &config.sources.http {
             http.push(bind(*a, "HTTP events").await?);
+        }
+        let mut fluent = Vec::new();
+        for a in &config.sources.fluent {
+            fluent.push(bind(*a, "Forward protocol events").await?);
         }
         let (dead_letter, dead_letter_thread) = match &config.pipeline.dead_letter {
             Some(path) => {
@@ -203,6 +208,7 @@ impl Service {
             metrics_listener,
             tcp,
             http,
+            fluent,
             dead_letter,
             dead_letter_thread,
             sinks,
@@ -221,6 +227,7 @@ impl Service {
             metrics_listener,
             tcp,
             http,
+            fluent,
             dead_letter,
             dead_letter_thread,
             sinks,
@@ -270,6 +277,20 @@ impl Service {
         for (l, a) in http.into_iter().zip(&config.sources.http) {
             tracing::info!(addr = %shown(&l, a), "accepting HTTP events");
             network.spawn(source::http::serve(l, ctx.clone(), http_settings.clone()));
+        }
+        let fluent_settings = source::fluent::Settings {
+            shared_key: config.ingest.fluent.shared_key.clone(),
+            self_hostname: config.ingest.fluent.self_hostname.clone(),
+            ack_timeout: config.ingest.fluent.ack_timeout,
+            max_message: config.ingest.http_max_body,
+        };
+        for (l, a) in fluent.into_iter().zip(&config.sources.fluent) {
+            tracing::info!(addr = %shown(&l, a), "accepting Forward protocol events");
+            network.spawn(source::fluent::serve(
+                l,
+                ctx.clone(),
+                fluent_settings.clone(),
+            ));
         }
         network.close();
         let mut finite = Vec::new();

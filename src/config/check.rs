@@ -16,8 +16,8 @@ use super::raw::{RawConfig, RawFilter, Str};
 use super::sinks::{Resolve, check_sink};
 use super::units::{parse_duration, parse_size};
 use super::{
-    BUILTIN_FILTERS, Config, ForwardSettings, Ingest, JsonValidation, MetricsSettings, Overrides,
-    PipelineSettings, SourceFile, Sources, defaults,
+    BUILTIN_FILTERS, Config, FluentSettings, ForwardSettings, Ingest, JsonValidation,
+    MetricsSettings, Overrides, PipelineSettings, SourceFile, Sources, defaults,
 };
 use crate::sink::spec::{SinkKind, parse_forward};
 
@@ -156,13 +156,17 @@ fn flag_addrs(flag: &str, list: &[String]) -> Result<Vec<SocketAddr>, ConfigErro
 }
 
 fn sources(ctx: &Ctx, raw: &RawConfig, args: &Overrides) -> Result<Sources, ConfigError> {
-    let flags_given =
-        args.stdin || !args.tcp.is_empty() || !args.http.is_empty() || !args.files.is_empty();
+    let flags_given = args.stdin
+        || !args.tcp.is_empty()
+        || !args.http.is_empty()
+        || !args.fluent.is_empty()
+        || !args.files.is_empty();
     let s = if flags_given {
         Sources {
             stdin: args.stdin,
             tcp: flag_addrs("tcp", &args.tcp)?,
             http: flag_addrs("http", &args.http)?,
+            fluent: flag_addrs("fluent", &args.fluent)?,
             files: args.files.clone(),
         }
     } else {
@@ -171,6 +175,7 @@ fn sources(ctx: &Ctx, raw: &RawConfig, args: &Overrides) -> Result<Sources, Conf
             stdin: r.stdin.unwrap_or(false),
             tcp: file_addrs(ctx, &r.tcp)?,
             http: file_addrs(ctx, &r.http)?,
+            fluent: file_addrs(ctx, &r.fluent)?,
             files: r
                 .files
                 .iter()
@@ -225,6 +230,23 @@ fn ingest(ctx: &Ctx, raw: &RawConfig, args: &Overrides) -> Result<Ingest, Config
         (None, None) => None,
     }
     .filter(|t| !t.is_empty());
+    let fluent = FluentSettings {
+        shared_key: match (&args.fluent_shared_key, &r.fluent_shared_key) {
+            (Some(k), _) => Some(k.clone()),
+            (None, Some(k)) => Some(ctx.string(k)?),
+            (None, None) => None,
+        }
+        .filter(|k| !k.is_empty()),
+        self_hostname: match &r.fluent_self_hostname {
+            Some(h) => ctx.string(h)?,
+            None => "trailwatch".to_owned(),
+        },
+        ack_timeout: match &r.fluent_ack_timeout {
+            Some(t) => parse_duration(&ctx.string(t)?)
+                .map_err(|m| ctx.error_at(&t.span(), m.to_string()))?,
+            None => Duration::from_secs(defaults::FLUENT_ACK_TIMEOUT_SECS),
+        },
+    };
     let event_fields = if !args.event_fields.is_empty() {
         args.event_fields.clone()
     } else if let Some(list) = &r.event_fields {
@@ -255,6 +277,7 @@ fn ingest(ctx: &Ctx, raw: &RawConfig, args: &Overrides) -> Result<Ingest, Config
         max_event_bytes,
         http_max_body,
         http_token,
+        fluent,
         event_fields,
         json_validation,
     })

@@ -35,6 +35,10 @@ pub struct Overrides {
     pub tcp: Vec<String>,
     /// HTTP listen addresses, as given.
     pub http: Vec<String>,
+    /// Forward protocol listen addresses, as given.
+    pub fluent: Vec<String>,
+    /// Forward protocol shared key.
+    pub fluent_shared_key: Option<String>,
     /// Files and folders to backfill.
     pub files: Vec<PathBuf>,
     /// Longest event.
@@ -135,6 +139,8 @@ pub struct Sources {
     pub tcp: Vec<SocketAddr>,
     /// HTTP listen addresses.
     pub http: Vec<SocketAddr>,
+    /// Forward protocol listen addresses.
+    pub fluent: Vec<SocketAddr>,
     /// Files and folders to backfill.
     pub files: Vec<PathBuf>,
 }
@@ -142,7 +148,7 @@ pub struct Sources {
 impl Sources {
     /// Whether some source keeps running until shut down (so end of stdin/files is not the end).
     pub fn has_network(&self) -> bool {
-        !self.tcp.is_empty() || !self.http.is_empty()
+        !self.tcp.is_empty() || !self.http.is_empty() || !self.fluent.is_empty()
     }
 
     /// Whether no source is configured.
@@ -159,6 +165,7 @@ impl Sources {
                 stdin: false,
                 tcp: local(defaults::TCP_ADDR),
                 http: local(defaults::HTTP_ADDR),
+                fluent: Vec::new(),
                 files: Vec::new(),
             }
         } else {
@@ -166,6 +173,7 @@ impl Sources {
                 stdin: true,
                 tcp: Vec::new(),
                 http: Vec::new(),
+                fluent: Vec::new(),
                 files: Vec::new(),
             }
         }
@@ -181,10 +189,25 @@ pub struct Ingest {
     pub http_max_body: usize,
     /// Bearer token required on HTTP ingest.
     pub http_token: Option<String>,
+    /// The Forward protocol server's handshake and acknowledgements.
+    pub fluent: FluentSettings,
     /// Fields of a shipper's wrapper holding the event as a string.
     pub event_fields: Vec<String>,
     /// How JSON events are validated.
     pub json_validation: JsonValidation,
+}
+
+/// The Forward protocol server's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FluentSettings {
+    /// When set, clients must pass the shared-key handshake (`HELO`/`PING`/`PONG`).
+    pub shared_key: Option<String>,
+    /// The name given in `PONG`.
+    pub self_hostname: String,
+    /// How long a chunk that asks for an acknowledgement may wait to be accepted (by the
+    /// pipeline and every sink) before the connection is closed without one, so the client
+    /// retries.
+    pub ack_timeout: Duration,
 }
 
 /// The Prometheus endpoint.
@@ -227,6 +250,10 @@ pub mod defaults {
     pub const TCP_ADDR: &str = "127.0.0.1:5170";
     /// HTTP when no source is configured and stdin is a terminal.
     pub const HTTP_ADDR: &str = "127.0.0.1:9880";
+    /// The Forward protocol's usual port (Fluentd's `in_forward`).
+    pub const FLUENT_PORT: u16 = 24224;
+    /// How long a Forward chunk waits for acceptance.
+    pub const FLUENT_ACK_TIMEOUT_SECS: u64 = 30;
     /// Shipper wrapper fields (Vector, Fluent Bit).
     pub const EVENT_FIELDS: &[&str] = &["message", "log"];
     /// The enrichment object's field name.

@@ -77,6 +77,15 @@ pub struct RawSources {
     /// HTTP listen addresses.
     #[serde(default)]
     pub http: Vec<Str>,
+    /// Forward protocol (Fluent Bit / Fluentd `forward` output) listen addresses.
+    #[serde(default)]
+    pub fluent: Vec<Str>,
+    /// Shared key the Forward protocol's handshake requires of clients.
+    pub fluent_shared_key: Option<Str>,
+    /// The name this server gives in the handshake.
+    pub fluent_self_hostname: Option<Str>,
+    /// How long a Forward chunk waits to be accepted before the client is told to retry.
+    pub fluent_ack_timeout: Option<Str>,
     /// Files and folders to backfill.
     #[serde(default)]
     pub files: Vec<Str>,

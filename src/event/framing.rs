@@ -361,7 +361,7 @@ mod body_tests {
                 .iter()
                 .map(|r| body[r.start as usize..r.end as usize].to_owned())
                 .collect(),
-            Framing::Lines => vec!["<lines>".into()],
+            Framing::Lines | Framing::Msgpack(_) => vec!["<lines>".into()],
         }
     }
 

@@ -22,7 +22,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
-use super::Context;
+use super::{Context, constant_time_eq};
 use crate::ack::{Ack, AckOutcome, AckReport};
 use crate::event::decompress::{DecompressError, decompress, parse_content_encoding};
 use crate::event::framing::frame_body;
@@ -308,12 +308,4 @@ fn reply_json(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(body.to_owned())))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
-}
-
-/// Compares secrets without an early exit that would leak their common prefix length.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -2,11 +2,13 @@
 //!
 //! * [`stdin`] — newline-delimited events (gzip and zstd detected), ends at end of input;
 //! * [`files`] — CloudTrail delivery files and folders, decompressed in parallel;
-//! * [`tcp`] — newline-delimited JSON from many connections (Vector `socket`, Fluent Bit `tcp`);
+//! * [`tcp`] — newline-delimited JSON or MessagePack entries from many connections (Vector
+//!   `socket`, Fluent Bit `tcp`);
 //! * [`http`] — POSTed NDJSON, JSON arrays, objects and CloudTrail files (Vector `http`,
 //!   Fluent Bit `http`).
 
 pub mod files;
+pub mod fluent;
 pub mod http;
 pub mod pump;
 pub mod stdin;
@@ -75,4 +77,12 @@ impl Context {
             });
         }
     }
+}
+
+/// Compares secrets without an early exit that would leak their common prefix length.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

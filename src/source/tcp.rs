@@ -1,10 +1,10 @@
-//! TCP: newline-delimited JSON from many concurrent connections (Vector's `socket` sink, Fluent
-//! Bit's `tcp` output with `format json_lines`).
+//! TCP: newline-delimited JSON or MessagePack entries from many concurrent connections (Vector's
+//! `socket` sink, Fluent Bit's `tcp` output with `Format json_lines` or `msgpack`).
 //!
 //! Each connection is read into a buffer and every complete line handed on as a batch; a full
 //! pipeline makes the read wait, which is TCP backpressure. A line over the limit is dropped and
-//! counted, and the connection goes on. A connection that sends MessagePack (Fluent Bit's
-//! default TCP format) is told so in the log and closed. Idle connections are closed after
+//! counted, and the connection goes on. The first byte tells the formats apart: a MessagePack
+//! map or array is never the start of a JSON line. Idle connections are closed after
 //! `IDLE_TIMEOUT`; shutdown stops reading and keeps what was complete.
 
 use std::net::SocketAddr;
@@ -18,8 +18,9 @@ use tokio_util::task::TaskTracker;
 
 use super::Context;
 use super::pump::Pump;
+use crate::event::SourceKind;
+use crate::event::entries::EntryFramer;
 use crate::event::framing::{Frame, Framer, LineFramer};
-use crate::event::{RejectReason, SourceKind};
 
 const SOURCE: SourceKind = SourceKind::Tcp;
 /// Connections served at once; more wait in the listen backlog.
@@ -30,6 +31,20 @@ const READ_CHUNK: usize = 64 << 10;
 
 /// Accepts connections on `listener` until shutdown; returns when every connection is done.
 pub async fn serve(listener: TcpListener, ctx: Context) {
+    serve_connections(listener, ctx, |stream, peer, ctx| async move {
+        connection(stream, peer, &ctx).await;
+    })
+    .await;
+}
+
+/// The accept loop every TCP-based source shares: at most `MAX_CONNECTIONS` served at once,
+/// each by `connection` on its own task, counted in the connection metrics; returns at shutdown
+/// once every connection has finished.
+pub(super) async fn serve_connections<F, Fut>(listener: TcpListener, ctx: Context, connection: F)
+where
+    F: Fn(TcpStream, SocketAddr, Context) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let tracker = TaskTracker::new();
     loop {
@@ -43,12 +58,13 @@ pub async fn serve(listener: TcpListener, ctx: Context) {
         };
         match accepted {
             Ok((stream, peer)) => {
-                let ctx = ctx.clone();
+                let telemetry = ctx.telemetry.clone();
+                let served = connection(stream, peer, ctx.clone());
                 tracker.spawn(async move {
-                    ctx.telemetry.tcp_connections_total.inc();
-                    ctx.telemetry.tcp_connections.inc();
-                    connection(stream, peer, &ctx).await;
-                    ctx.telemetry.tcp_connections.dec();
+                    telemetry.tcp_connections_total.inc();
+                    telemetry.tcp_connections.inc();
+                    served.await;
+                    telemetry.tcp_connections.dec();
                     drop(permit);
                 });
             }
@@ -64,10 +80,9 @@ pub async fn serve(listener: TcpListener, ctx: Context) {
 }
 
 async fn connection(stream: TcpStream, peer: SocketAddr, ctx: &Context) {
-    let framer = SniffedLines {
-        sniffed: false,
-        refused: false,
-        lines: LineFramer::new(ctx.max_event_bytes),
+    let framer = SniffedFormat {
+        max_event_bytes: ctx.max_event_bytes,
+        format: None,
     };
     Pump::new(ctx, SOURCE, framer)
         .origin(peer.to_string())
@@ -75,43 +90,41 @@ async fn connection(stream: TcpStream, peer: SocketAddr, ctx: &Context) {
         .await;
 }
 
-/// Newline-delimited JSON, after checking that the stream is not MessagePack (Fluent Bit's
-/// default TCP format), which is refused whole with a message saying how to fix the shipper.
-struct SniffedLines {
-    sniffed: bool,
-    /// The stream was refused: end it (the connection is closed).
-    refused: bool,
-    lines: LineFramer,
+/// Newline-delimited JSON or MessagePack entries, told apart by the connection's first byte.
+struct SniffedFormat {
+    max_event_bytes: usize,
+    format: Option<Format>,
 }
 
-impl Framer for SniffedLines {
+enum Format {
+    Lines(LineFramer),
+    Entries(EntryFramer),
+}
+
+impl Framer for SniffedFormat {
     fn next(&mut self, buf: &mut BytesMut, eof: bool) -> Frame {
-        if self.refused {
-            buf.clear();
-            return Frame::Done;
-        }
-        if !self.sniffed {
-            let Some(&first) = buf.first() else {
-                return if eof { Frame::Done } else { Frame::NeedMore };
-            };
-            self.sniffed = true;
-            if looks_like_msgpack(first) {
-                let sample = buf.split_to(buf.len().min(4096)).freeze();
-                buf.clear();
-                self.refused = true;
-                return Frame::Reject {
-                    reason: RejectReason::Msgpack,
-                    detail: "MessagePack, expected newline-delimited JSON: set `format json_lines` in Fluent Bit's tcp output".into(),
-                    sample,
+        let format = match &mut self.format {
+            Some(f) => f,
+            None => {
+                let Some(&first) = buf.first() else {
+                    return if eof { Frame::Done } else { Frame::NeedMore };
                 };
+                self.format.insert(if looks_like_msgpack(first) {
+                    Format::Entries(EntryFramer::new(self.max_event_bytes))
+                } else {
+                    Format::Lines(LineFramer::new(self.max_event_bytes))
+                })
             }
+        };
+        match format {
+            Format::Lines(f) => f.next(buf, eof),
+            Format::Entries(f) => f.next(buf, eof),
         }
-        self.lines.next(buf, eof)
     }
 }
 
-/// MessagePack maps and arrays (what Fluent Bit's forward/msgpack formats start with) begin with
-/// these bytes; JSON text never does.
+/// MessagePack maps and arrays (what Fluent Bit's entries start with) begin with these bytes;
+/// JSON text never does.
 fn looks_like_msgpack(first: u8) -> bool {
     (0x80..=0x9f).contains(&first) || (0xdc..=0xdf).contains(&first)
 }

@@ -48,6 +48,7 @@ pub struct Service {
     child: Child,
     pub tcp: Vec<SocketAddr>,
     pub http: Vec<SocketAddr>,
+    pub fluent: Vec<SocketAddr>,
     pub metrics: Option<SocketAddr>,
     logs: Arc<Mutex<Vec<String>>>,
 }
@@ -84,7 +85,8 @@ impl Service {
             }
         });
         let count = |flag: &str| args.iter().filter(|a| **a == flag).count();
-        let (want_tcp, want_http) = (count("--tcp"), count("--http"));
+        let (want_tcp, want_http, want_fluent) =
+            (count("--tcp"), count("--http"), count("--fluent"));
         let want_metrics = !args
             .windows(2)
             .any(|w| w[0] == "--metrics-addr" && w[1] == "none");
@@ -92,6 +94,7 @@ impl Service {
             child,
             tcp: vec![],
             http: vec![],
+            fluent: vec![],
             metrics: None,
             logs,
         };
@@ -99,9 +102,11 @@ impl Service {
         loop {
             s.tcp = s.addrs("accepting TCP events");
             s.http = s.addrs("accepting HTTP events");
+            s.fluent = s.addrs("accepting Forward protocol events");
             s.metrics = s.addrs("serving /metrics").first().copied();
             if s.tcp.len() == want_tcp
                 && s.http.len() == want_http
+                && s.fluent.len() == want_fluent
                 && (s.metrics.is_some() || !want_metrics)
             {
                 return s;

@@ -14,5 +14,6 @@ mod lifecycle;
 mod metrics;
 mod prometheus;
 mod receiver;
+mod shippers;
 mod sigma;
 mod trail;
