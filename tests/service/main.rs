@@ -6,6 +6,7 @@ mod alertmanager;
 mod cis;
 mod cli;
 mod configs;
+mod fluent;
 mod forward;
 mod hardening;
 mod harness;
