@@ -34,6 +34,9 @@ pub enum Command {
     TestPattern(TestPatternArgs),
     /// Check a configuration (and its filter patterns) without starting anything.
     Validate(ValidateArgs),
+    /// Print the active filters (the built-in pack included) as `aws logs
+    /// describe-metric-filters` JSON, to review, edit and load back (`--aws-metric-filters`).
+    Filters(ValidateArgs),
     /// Run the service (the default when no subcommand is given).
     Run(RunArgs),
     /// Validate CloudTrail log files against their signed digests, offline (like `aws

@@ -34,4 +34,4 @@ pub mod timespec;
 pub mod trail;
 pub mod worker;
 
-pub use service::{run, validate};
+pub use service::{filters, run, validate};

@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(Command::TestPattern(args)) => trailwatch::test_pattern::run(args).map(|_| ()),
         Some(Command::Validate(args)) => trailwatch::validate(args),
+        Some(Command::Filters(args)) => trailwatch::filters(args),
         Some(Command::Run(args)) => trailwatch::run(args),
         // Exit 1 when anything checked is not valid (the report says what).
         Some(Command::VerifyLogs(args)) => match trailwatch::integrity::run(args) {

@@ -45,6 +45,20 @@ pub fn validate(args: &ValidateArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `trailwatch filters`: the active filters as `describe-metric-filters` JSON on stdout.
+pub fn filters(args: &ValidateArgs) -> Result<(), CliError> {
+    let flags = Overrides {
+        aws_metric_filters: args.aws_metric_filters.clone(),
+        ..Overrides::default()
+    };
+    let config = config::load(args.config.as_deref(), &flags)?;
+    println!(
+        "{}",
+        config::describe::metric_filters(&config.filters.specs)
+    );
+    Ok(())
+}
+
 /// Runs the service until shutdown.
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
     init_logging(args.log_format);

@@ -77,6 +77,8 @@ pub struct FilterPlan {
     pub families: Vec<Family>,
     /// The Sigma rules, evaluated beside the filters.
     pub sigma: Arc<crate::sigma::SigmaPlan>,
+    /// The filters as configured (for `trailwatch filters`).
+    pub specs: Arc<[FilterSpec]>,
 }
 
 impl FilterPlan {
@@ -178,6 +180,7 @@ impl FilterPlan {
             outputs,
             families,
             sigma: Arc::default(),
+            specs: specs.into(),
         })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod aws;
 mod check;
+pub mod describe;
 pub mod env;
 mod error;
 pub mod filters;

@@ -1,4 +1,4 @@
-//! The command-line contracts: `test-pattern` (other tools drive it) and `validate`.
+//! The command-line contracts: `test-pattern` (other tools drive it), `validate` and `filters`.
 
 use crate::harness::*;
 
@@ -178,4 +178,76 @@ fn validate_reports_file_line_and_column() {
         err.contains(&format!("{}:1:66: filter 'x'", aws.display())),
         "{err}"
     );
+}
+
+#[test]
+fn filters_prints_describe_metric_filters_that_load_back_unchanged() {
+    // The built-in pack, with nothing configured.
+    let (status, out, err) = run_to_end(&["filters"], b"");
+    assert!(status.success(), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let filters = doc["metricFilters"].as_array().expect("metricFilters");
+    assert!(filters.len() >= 14, "the CIS pack: {}", filters.len());
+    assert!(
+        filters
+            .iter()
+            .any(|f| f["filterName"] == "root_usage_metric")
+    );
+
+    // A configured filter with every transformation field, and a round trip.
+    let dir = TempDir::new("filters-command");
+    let config = dir.path("trailwatch.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[filters]]
+name = "bytes_out"
+pattern = '{ $.eventName = "GetObject" }'
+metric_namespace = "S3"
+metric_name = "BytesOut"
+metric_value = "$.additionalEventData.bytesTransferredOut"
+unit = "Bytes"
+dimensions = { bucket = "$.requestParameters.bucketName" }
+
+[[filters]]
+name = "deletes"
+pattern = '{ $.eventName = "Delete*" }'
+metric_namespace = "S3"
+metric_name = "Deletes"
+default_value = 0
+"#,
+    )
+    .unwrap();
+    let (status, out, err) = run_to_end(&["filters", "--config", config.to_str().unwrap()], b"");
+    assert!(status.success(), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        doc["metricFilters"][0],
+        serde_json::json!({
+            "filterName": "bytes_out",
+            "filterPattern": "{ $.eventName = \"GetObject\" }",
+            "metricTransformations": [{
+                "metricName": "BytesOut", "metricNamespace": "S3",
+                "metricValue": "$.additionalEventData.bytesTransferredOut",
+                "unit": "Bytes",
+                "dimensions": {"bucket": "$.requestParameters.bucketName"}
+            }]
+        })
+    );
+    assert_eq!(
+        doc["metricFilters"][1]["metricTransformations"][0]["defaultValue"],
+        0.0
+    );
+    let exported = dir.path("exported.json");
+    std::fs::write(&exported, &out).unwrap();
+    let (status, again, err) = run_to_end(
+        &[
+            "filters",
+            "--aws-metric-filters",
+            exported.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(status.success(), "{err}");
+    assert_eq!(again, out, "the export loads back to the same filters");
 }
