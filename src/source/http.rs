@@ -1,11 +1,13 @@
 //! HTTP ingest: `POST` (or `PUT`) of events on any path.
 //!
-//! Bodies may be NDJSON, a JSON array of events, one object, concatenated objects, or a
-//! CloudTrail `{"Records":[…]}` document, compressed with gzip, zstd or deflate. Replies follow
+//! Bodies may be NDJSON, a JSON array of events, one object, concatenated objects, a
+//! CloudTrail `{"Records":[…]}` document, or MessagePack entries (`application/msgpack`, Fluent
+//! Bit's `Format msgpack`), compressed with gzip, zstd or deflate. Replies follow
 //! what Vector and Fluent Bit expect: 200 with `{"accepted": N, "rejected": M}` once every event
 //! was evaluated (and, when forwarding, is held by every sink); 400 (with the
 //! reason) for an undecodable body; 401 for a missing or wrong bearer token; 413 for a body over
-//! the limit, before or after decompression; 415 for an unknown encoding or MessagePack; 503 with
+//! the limit, before or after decompression (logged: shippers drop such a batch); 415 for an
+//! unknown encoding; 503 with
 //! `Retry-After` when the pipeline is full. `GET`/`HEAD` on any path is a health check.
 
 use std::convert::Infallible;
@@ -26,7 +28,7 @@ use super::{Context, constant_time_eq};
 use crate::ack::{Ack, AckOutcome, AckReport};
 use crate::event::decompress::{DecompressError, decompress, parse_content_encoding};
 use crate::event::framing::frame_body;
-use crate::event::{Batch, SourceKind};
+use crate::event::{Batch, Framing, SourceKind};
 use crate::pipeline::Refused;
 
 const SOURCE: SourceKind = SourceKind::Http;
@@ -147,8 +149,8 @@ async fn ingest(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > settings.max_body) {
-        return too_large(settings.max_body);
+    if let Some(n) = declared.filter(|&n| n > settings.max_body) {
+        return too_large(n, settings.max_body);
     }
     let header_text = |name| {
         req.headers()
@@ -158,15 +160,6 @@ async fn ingest(
     };
     let encoding = header_text(header::CONTENT_ENCODING);
     let content_type = header_text(header::CONTENT_TYPE);
-    if content_type
-        .as_deref()
-        .is_some_and(|ct| ct.contains("msgpack"))
-    {
-        return reply(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "MessagePack is not supported: send JSON (Fluent Bit: format json_lines)",
-        );
-    }
     let codings = match parse_content_encoding(encoding.as_deref().unwrap_or("")) {
         Ok(c) => c,
         Err(e) => return reply(StatusCode::UNSUPPORTED_MEDIA_TYPE, &e),
@@ -180,7 +173,7 @@ async fn ingest(
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            return too_large(settings.max_body);
+            return too_large(declared.unwrap_or(settings.max_body + 1), settings.max_body);
         }
         Err(e) => {
             return reply(
@@ -237,7 +230,7 @@ async fn ingest(
         },
         Err(Refused::Full) => retry_later("the pipeline is full; retry later", "1"),
         Err(Refused::Closed) => reply(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
-        Err(Refused::TooLarge) => too_large(max),
+        Err(Refused::TooLarge) => too_large(max + 1, max),
     }
 }
 
@@ -258,6 +251,7 @@ fn prepare(
         match decompress(&data, coding, max, &mut out) {
             Ok(()) => data = Bytes::from(out),
             Err(DecompressError::TooLarge(n)) => {
+                warn_too_large(n + 1, n);
                 return Err(Prepared::Failed(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("the body decompresses to more than {n} bytes"),
@@ -265,6 +259,23 @@ fn prepare(
             }
             Err(e) => return Err(Prepared::Failed(StatusCode::BAD_REQUEST, e.to_string())),
         }
+    }
+    if content_type.is_some_and(|ct| ct.contains("msgpack")) {
+        // Fluent Bit's `http` output with `Format msgpack`: entries back to back.
+        let (records, rejected) = crate::event::forward::packed_records(&data);
+        if let Some(e) = rejected.first() {
+            return Err(Prepared::Failed(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not MessagePack entries: {e}"),
+            ));
+        }
+        return Ok(Batch {
+            source: SOURCE,
+            data,
+            framing: Framing::Msgpack(records),
+            budget: None,
+            ack: None,
+        });
     }
     let framing = frame_body(&data, content_type)
         .map_err(|e| Prepared::Failed(StatusCode::BAD_REQUEST, e))?;
@@ -285,11 +296,21 @@ fn retry_later(message: &str, after: &'static str) -> Response<Full<Bytes>> {
     r
 }
 
-fn too_large(max: usize) -> Response<Full<Bytes>> {
+/// 413, logged: shippers drop a batch answered 413, so the operator must see it.
+fn too_large(size: usize, max: usize) -> Response<Full<Bytes>> {
+    warn_too_large(size, max);
     reply(
         StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("the body exceeds {max} bytes (--http-max-body)"),
+        &format!("the body ({size} bytes or more) exceeds {max} bytes (--http-max-body)"),
     )
+}
+
+fn warn_too_large(size: usize, max: usize) {
+    tracing::warn!(
+        size,
+        limit = max,
+        "refused an HTTP body over --http-max-body; the shipper drops it (raise the limit or lower the shipper's batch size)"
+    );
 }
 
 fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {

@@ -528,6 +528,7 @@ fn http_status_codes() {
         post(&svc, &[json_ct, auth, ("Content-Encoding", "br")], &good).status,
         415
     );
+    // Fluent Bit's `Format msgpack`: entries are accepted; a truncated one is a 400.
     assert_eq!(
         post(
             &svc,
@@ -535,7 +536,17 @@ fn http_status_codes() {
             &[0x81]
         )
         .status,
-        415
+        400
+    );
+    let entry = rmp_serde::to_vec(&json!([[1_764_633_600, {}], routine()])).unwrap();
+    let r = post(
+        &svc,
+        &[("Content-Type", "application/msgpack"), auth],
+        &entry,
+    );
+    assert_eq!(
+        (r.status, r.text()),
+        (200, r#"{"accepted":1,"rejected":0}"#.to_owned())
     );
     assert_eq!(
         post(&svc, &[json_ct, auth], &vec![b' '; 65 << 10]).status,
@@ -561,6 +572,14 @@ fn http_status_codes() {
         s.get("trailwatch_http_responses_total", &[("code", "413")]),
         Some(2.0)
     );
+    // Shippers drop a batch answered 413: each refusal is logged with the size and the limit.
+    let refusals: Vec<String> = svc
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains("refused an HTTP body over --http-max-body"))
+        .collect();
+    assert_eq!(refusals.len(), 2, "{refusals:?}");
+    assert!(refusals[0].contains("\"limit\":65536"), "{}", refusals[0]);
 }
 
 #[test]
