@@ -177,3 +177,81 @@ fn dashboard_and_rules_query_metrics_trailwatch_exposes() {
         15
     );
 }
+
+/// The `[OUTPUT]` section of a classic Fluent Bit config: lower-cased keys → values.
+fn classic_output(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut in_output = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_output = line.eq_ignore_ascii_case("[OUTPUT]");
+        } else if in_output && !line.is_empty() && !line.starts_with('#') {
+            let (k, v) = line.split_once(char::is_whitespace).expect("key value");
+            out.insert(k.to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    out
+}
+
+/// The first output of a YAML Fluent Bit config, as strings.
+fn yaml_output(text: &str) -> std::collections::BTreeMap<String, String> {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let docs = YamlLoader::load_from_str(text).expect("YAML");
+    let output = &docs[0]["pipeline"]["outputs"][0];
+    let Yaml::Hash(map) = output else {
+        panic!("no pipeline.outputs[0]")
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Yaml::String(s) => s.clone(),
+                Yaml::Integer(i) => i.to_string(),
+                Yaml::Boolean(b) => if *b { "true" } else { "false" }.to_owned(),
+                other => panic!("unexpected value {other:?}"),
+            };
+            (k.as_str().expect("key").to_owned(), v)
+        })
+        .collect()
+}
+
+#[test]
+fn fluent_bit_configs_use_what_trailwatch_accepts() {
+    let on = |v: &str| matches!(v.to_ascii_lowercase().as_str(), "on" | "true");
+    for (classic, yaml) in [
+        (
+            "configs/fluent-bit/http.conf",
+            "configs/fluent-bit/http.yaml",
+        ),
+        (
+            "configs/fluent-bit/forward.conf",
+            "configs/fluent-bit/forward.yaml",
+        ),
+    ] {
+        let c = classic_output(&read(&repo(classic)));
+        let y = yaml_output(&read(&repo(yaml)));
+        // The two spellings say the same thing.
+        for (k, v) in &c {
+            let other = y.get(k).unwrap_or_else(|| panic!("{yaml} has no {k}"));
+            assert!(
+                v.eq_ignore_ascii_case(other) || on(v) == on(other) && (on(v) || v == "False"),
+                "{classic} {k}={v} but {yaml} {k}={other}"
+            );
+        }
+        assert_eq!(c.len(), y.len(), "{classic} and {yaml} set the same keys");
+        match c["name"].as_str() {
+            "http" => {
+                // The format and compression of the json_lines+gzip capture that the replay
+                // test shows decoding exactly, on trailwatch's default HTTP port.
+                assert_eq!(c["format"], "json_lines");
+                assert_eq!(c["compress"], "gzip");
+                assert_eq!(c["port"], "9880");
+            }
+            "forward" => {
+                assert!(on(&c["require_ack_response"]), "acks give at-least-once");
+                assert_eq!(c["compress"], "gzip");
+                assert_eq!(c["port"], "24224");
+            }
+            other => panic!("unexpected output {other}"),
+        }
+    }
+}
