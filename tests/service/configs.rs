@@ -255,3 +255,26 @@ fn fluent_bit_configs_use_what_trailwatch_accepts() {
         }
     }
 }
+
+#[test]
+fn the_readme_configuration_example_validates() {
+    let readme = read(&repo("README.md"));
+    let start = readme
+        .find("# trailwatch.toml — every value")
+        .expect("the README's configuration example");
+    let end = start + readme[start..].find("```").expect("its end");
+    let dir = TempDir::new("readme-config");
+    std::fs::write(dir.path("trailwatch.toml"), &readme[start..end]).unwrap();
+    std::fs::write(dir.path("filters.json"), r#"{"metricFilters": []}"#).unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["validate", "--config", "trailwatch.toml"])
+        .current_dir(&dir.0)
+        .env("TRAILWATCH_HTTP_TOKEN", "t")
+        .output()
+        .expect("run validate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
