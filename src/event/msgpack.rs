@@ -267,8 +267,9 @@ pub fn entry_record(b: &[u8], range: Range<usize>) -> Result<Range<usize>, Msgpa
 /// Appends the JSON text of the complete value at the start of `b` to `out`; returns the bytes
 /// the value took. Strings are copied as they are (invalid UTF-8 is caught where every event is
 /// checked); binary values and unknown extensions become base64 strings; Fluent's EventTime
-/// (extension 0) becomes seconds with nanoseconds; map keys that are not strings are written as
-/// strings of their JSON.
+/// (extension 0) becomes seconds with nanoseconds; map keys that are numbers, booleans, nil or
+/// binary are written as strings of their JSON, and keys that are arrays or maps (which JSON
+/// cannot express) as `"(array)"` and `"(map)"`.
 pub fn to_json(b: &[u8], out: &mut Vec<u8>) -> Result<usize, MsgpackError> {
     write_value(b, 0, out, 0)
 }
@@ -400,8 +401,20 @@ fn write_value(
                         write_string(key, out);
                         end
                     }
+                    _ if array_len(b, i).is_some() || map_len(b, i).is_some() => {
+                        // JSON has no such key, and writing its JSON as a string would escape
+                        // the keys inside it again at every level (exponential output).
+                        let name: &[u8] = if array_len(b, i).is_some() {
+                            b"(array)"
+                        } else {
+                            b"(map)"
+                        };
+                        write_string(name, out);
+                        complete_end(b, i)?
+                    }
                     _ => {
-                        // A key that is not a string: its JSON, as a string.
+                        // A scalar key that is not a string (a number, bool, nil, binary): its
+                        // JSON, as a string.
                         let mut key = Vec::new();
                         let end = write_value(b, i, &mut key, depth + 1)?;
                         write_string(&key, out);
@@ -530,6 +543,20 @@ mod tests {
         }
         assert_eq!(value_end(&stream, 0), Ok(Some(one)));
         assert_eq!(value_end(&stream[..one - 1], 0), Ok(None));
+    }
+
+    #[test]
+    fn container_keys_do_not_blow_up() {
+        // {{{…{1: 1}…: 1}: 1}: 1}, 100 levels: its JSON stays small.
+        let mut b = Vec::new();
+        for _ in 0..100 {
+            b.push(0x81);
+        }
+        b.extend_from_slice(&[0x81, 0x01, 0x01]);
+        b.extend(std::iter::repeat_n(0x01, 100));
+        let mut out = Vec::new();
+        assert_eq!(to_json(&b, &mut out), Ok(b.len()));
+        assert_eq!(out, br#"{"(map)":1}"#);
     }
 
     #[test]
