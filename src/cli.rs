@@ -203,7 +203,9 @@ pub struct RunArgs {
     /// Longest accepted event (line), e.g. `1MiB`.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub max_event_bytes: Option<u64>,
-    /// Largest accepted HTTP body, before and after decompression, e.g. `10MiB`.
+    /// Largest accepted HTTP body held whole (JSON arrays, objects, Records documents,
+    /// MessagePack), before and after decompression, e.g. `10MiB`. NDJSON and text bodies stream
+    /// and have no limit.
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub http_max_body: Option<u64>,
     /// Require `Authorization: Bearer TOKEN` on HTTP ingest (also TRAILWATCH_HTTP_TOKEN).

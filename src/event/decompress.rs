@@ -60,6 +60,15 @@ pub fn is_zstd(b: &[u8]) -> bool {
     b.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
 }
 
+/// `input` with `coding` undone as it is read.
+pub fn decoding<'a, R: Read + 'a>(input: R, coding: Coding) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match coding {
+        Coding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Coding::Deflate => Box::new(flate2::read::ZlibDecoder::new(input)),
+        Coding::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
+    })
+}
+
 /// A stream decompressed as its magic number says (gzip, including concatenated members, or
 /// zstd); any other stream is returned as it is. Only looks at buffered bytes, so nothing is
 /// consumed from `input` to find out.

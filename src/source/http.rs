@@ -6,15 +6,17 @@
 //! what Vector and Fluent Bit expect: 200 with `{"accepted": N, "rejected": M}` once every event
 //! was evaluated (and, when forwarding, is held by every sink); 400 (with the
 //! reason) for an undecodable body; 401 for a missing or wrong bearer token; 413 for a body over
-//! the limit, before or after decompression (logged: shippers drop such a batch); 415 for an
+//! the limit, before or after decompression (logged: shippers drop such a batch; NDJSON and
+//! text bodies stream and have no body limit); 415 for an
 //! unknown encoding; 503 with
 //! `Retry-After` when the pipeline is full. `GET`/`HEAD` on any path is a health check.
 
 use std::convert::Infallible;
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -24,9 +26,13 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
+use super::pump::{Counted, Pump};
 use super::{Context, constant_time_eq};
 use crate::ack::{Ack, AckOutcome, AckReport};
-use crate::event::decompress::{DecompressError, decompress, parse_content_encoding};
+use crate::event::decompress::{
+    Coding, DecompressError, decoding, decompress, parse_content_encoding,
+};
+use crate::event::framing::LineFramer;
 use crate::event::framing::frame_body;
 use crate::event::{Batch, Framing, SourceKind};
 use crate::pipeline::Refused;
@@ -149,9 +155,6 @@ async fn ingest(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if let Some(n) = declared.filter(|&n| n > settings.max_body) {
-        return too_large(n, settings.max_body);
-    }
     let header_text = |name| {
         req.headers()
             .get(name)
@@ -164,6 +167,12 @@ async fn ingest(
         Ok(c) => c,
         Err(e) => return reply(StatusCode::UNSUPPORTED_MEDIA_TYPE, &e),
     };
+    if streams(content_type.as_deref(), declared, !codings.is_empty()) {
+        return ingest_stream(req.into_body(), codings, ctx).await;
+    }
+    if let Some(n) = declared.filter(|&n| n > settings.max_body) {
+        return too_large(n, settings.max_body);
+    }
     let body = match Limited::new(req.into_body(), settings.max_body)
         .collect()
         .await
@@ -205,32 +214,123 @@ async fn ingest(
     let (ack, acked) = Ack::new();
     batch.ack = Some(ack);
     match ctx.admission.try_send(batch) {
-        Ok(()) => match tokio::time::timeout(ACK_TIMEOUT, acked).await {
-            Ok(Ok(AckReport {
-                outcome: AckOutcome::Delivered,
-                accepted,
-                rejected,
-            })) => reply_json(
-                StatusCode::OK,
-                &format!("{{\"accepted\":{accepted},\"rejected\":{rejected}}}"),
-            ),
-            Ok(Ok(AckReport {
-                outcome: AckOutcome::Failed,
-                ..
-            })) => retry_later(
-                "a sink dropped the events (its buffer is full and when_full = \"drop_newest\"); retry later",
-                "5",
-            ),
-            // Dropped unprocessed: the pipeline shut down.
-            Ok(Err(_)) => reply(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
-            Err(_) => retry_later(
-                "the events were not processed and taken by the sinks in time; retry later",
-                "5",
-            ),
-        },
+        Ok(()) => reply_when_done(acked).await,
         Err(Refused::Full) => retry_later("the pipeline is full; retry later", "1"),
         Err(Refused::Closed) => reply(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
         Err(Refused::TooLarge) => too_large(max + 1, max),
+    }
+}
+
+/// Whether a body streams: NDJSON and text bodies that are compressed, or of unknown size or
+/// more than `BLOCKING_THRESHOLD` bytes, are decoded and split into batches as they arrive, so no limit applies to their size
+/// (each line is held to `--max-event-bytes`, memory to the queue budget) — what shippers at
+/// their defaults send (Vector's `http` sink sends NDJSON bodies over 10 MiB). Other shapes
+/// (arrays, objects, Records documents, MessagePack) are framed whole, under `--http-max-body`.
+fn streams(content_type: Option<&str>, declared: Option<usize>, compressed: bool) -> bool {
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    let lines = ct.contains("ndjson")
+        || ct.contains("jsonl")
+        || ct.contains("json-seq")
+        || ct.starts_with("text/");
+    lines && (compressed || declared.is_none_or(|n| n > BLOCKING_THRESHOLD))
+}
+
+/// Streams a body through the pump on a blocking thread: read (waiting for room in the
+/// pipeline, so a slow pipeline stops reading the socket), decode, split into lines, batch.
+async fn ingest_stream(
+    body: Incoming,
+    codings: Vec<Coding>,
+    ctx: &Context,
+) -> Response<Full<Bytes>> {
+    let (ack, acked) = Ack::new();
+    let stream_ctx = ctx.clone();
+    let pumped = tokio::task::spawn_blocking(move || {
+        let ctx = stream_ctx;
+        let wire = Counted::new(
+            BodyReader {
+                body,
+                runtime: ctx.runtime.clone(),
+                pending: Bytes::new(),
+            },
+            &ctx,
+            SOURCE,
+        );
+        let mut reader: Box<dyn Read + '_> = Box::new(wire);
+        for &coding in &codings {
+            reader = decoding(reader, coding)?;
+        }
+        Pump::new(&ctx, SOURCE, LineFramer::new(ctx.max_event_bytes))
+            .ack(ack)
+            .run_blocking(reader, STREAM_READ)
+    })
+    .await;
+    match pumped {
+        Ok(Ok(())) => reply_when_done(acked).await,
+        // What was complete before the fault was taken; the shipper retries the whole body.
+        Ok(Err(e)) => reply(
+            StatusCode::BAD_REQUEST,
+            &format!("the body could not be read or decoded: {e}"),
+        ),
+        Err(e) => reply(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// Bytes a streamed body is read (and decoded) in.
+const STREAM_READ: usize = 256 << 10;
+
+/// A request body read on a blocking thread: each read waits on the runtime for the next frame.
+struct BodyReader {
+    body: Incoming,
+    runtime: tokio::runtime::Handle,
+    pending: Bytes,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pending.is_empty() {
+            match self.runtime.block_on(self.body.frame()) {
+                None => return Ok(0),
+                Some(Err(e)) => return Err(io::Error::other(e)),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.pending = data;
+                    }
+                }
+            }
+        }
+        let n = out.len().min(self.pending.len());
+        out[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.advance(n);
+        Ok(n)
+    }
+}
+
+/// The reply once every event of a request was dealt with (or not, in time).
+async fn reply_when_done(
+    acked: tokio::sync::oneshot::Receiver<AckReport>,
+) -> Response<Full<Bytes>> {
+    match tokio::time::timeout(ACK_TIMEOUT, acked).await {
+        Ok(Ok(AckReport {
+            outcome: AckOutcome::Delivered,
+            accepted,
+            rejected,
+        })) => reply_json(
+            StatusCode::OK,
+            &format!("{{\"accepted\":{accepted},\"rejected\":{rejected}}}"),
+        ),
+        Ok(Ok(AckReport {
+            outcome: AckOutcome::Failed,
+            ..
+        })) => retry_later(
+            "a sink dropped the events (its buffer is full and when_full = \"drop_newest\"); retry later",
+            "5",
+        ),
+        // Dropped unprocessed: the pipeline shut down.
+        Ok(Err(_)) => reply(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+        Err(_) => retry_later(
+            "the events were not processed and taken by the sinks in time; retry later",
+            "5",
+        ),
     }
 }
 

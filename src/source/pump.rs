@@ -15,6 +15,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::Context;
+use crate::ack::Ack;
 use crate::event::framing::{Frame, Framer};
 use crate::event::{Batch, SourceKind};
 
@@ -38,6 +39,8 @@ pub struct Pump<'a, F> {
     framer: F,
     /// Read but not yet framed.
     buf: BytesMut,
+    /// Given to every batch: the source learns when all of them are dealt with.
+    ack: Option<Ack>,
 }
 
 impl<'a, F: Framer> Pump<'a, F> {
@@ -49,7 +52,14 @@ impl<'a, F: Framer> Pump<'a, F> {
             origin: None,
             framer,
             buf: BytesMut::new(),
+            ack: None,
         }
+    }
+
+    /// Hands a clone of `ack` to every batch (and counts what the framer drops in it).
+    pub fn ack(mut self, ack: Ack) -> Self {
+        self.ack = Some(ack);
+        self
     }
 
     /// Names the stream (a file, a peer) in what is dead-lettered from it.
@@ -69,10 +79,13 @@ impl<'a, F: Framer> Pump<'a, F> {
                 data,
                 framing,
                 budget: None,
-                ack: None,
+                ack: self.ack.clone(),
             })),
             Frame::Oversize(sample) => {
                 self.ctx.oversize(self.source, sample);
+                if let Some(ack) = &self.ack {
+                    ack.count(0, 1);
+                }
                 None
             }
             Frame::Reject {
@@ -86,6 +99,9 @@ impl<'a, F: Framer> Pump<'a, F> {
                 };
                 tracing::warn!(source = self.source.as_str(), reason = reason.as_str(), %detail, "input rejected");
                 self.ctx.reject(self.source, reason, detail, &sample);
+                if let Some(ack) = &self.ack {
+                    ack.count(0, 1);
+                }
                 None
             }
         }

@@ -736,3 +736,56 @@ fn stdin_from_a_regular_file_is_mapped_and_counts_like_a_pipe() {
         Some((i as f64 / 7.0).ceil() + 1.0)
     );
 }
+
+/// Vector's `file` source → `http` sink at its defaults (NDJSON framing, gzip, batches limited
+/// by an in-memory estimate of 10 MB) sends bodies over the default `--http-max-body` of
+/// 10 MiB; answered 413, Vector drops them. NDJSON bodies stream, so no body limit applies and
+/// every event counts.
+#[test]
+fn vector_default_batches_over_10_mib_are_accepted_whole() {
+    let svc = Service::start(&["--http", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"]);
+    let mut body = Vec::new();
+    let mut n = 0u64;
+    while body.len() <= 12 << 20 {
+        let mut e = if n % 10 == 0 {
+            failed_login()
+        } else {
+            routine()
+        };
+        e["eventID"] = json!(format!("id-{n}"));
+        e["padding"] = json!("x".repeat(1500));
+        let wrapper = json!({"file": "/var/log/cloudtrail/events.ndjson", "host": "vm",
+            "message": string(&e), "source_type": "file", "timestamp": "2026-12-01T00:00:00Z"});
+        body.extend_from_slice(wrapper.to_string().as_bytes());
+        body.push(b'\n');
+        n += 1;
+    }
+    // Vector ends the last line without a newline.
+    body.pop();
+    assert!(body.len() > 10 << 20);
+    for (encoding, payload) in [("identity", body.clone()), ("gzip", gzip(&body))] {
+        let r = post(
+            &svc,
+            &[
+                ("Content-Type", "application/x-ndjson"),
+                ("Content-Encoding", encoding),
+            ],
+            &payload,
+        );
+        assert_eq!(r.status, 200, "{encoding}: {}", r.text());
+        assert_eq!(
+            r.text(),
+            format!("{{\"accepted\":{n},\"rejected\":0}}"),
+            "{encoding}"
+        );
+    }
+    let s = svc.scrape();
+    assert_eq!(
+        s.get("trailwatch_events_received_total", &[("source", "http")]),
+        Some(2.0 * n as f64)
+    );
+    assert_eq!(
+        s.get(SIGNIN_FAILURES, &filter("console_signin_failure_metric")),
+        Some(2.0 * n.div_ceil(10) as f64)
+    );
+}
