@@ -548,10 +548,7 @@ mod tests {
     #[test]
     fn container_keys_do_not_blow_up() {
         // {{{…{1: 1}…: 1}: 1}: 1}, 100 levels: its JSON stays small.
-        let mut b = Vec::new();
-        for _ in 0..100 {
-            b.push(0x81);
-        }
+        let mut b = vec![0x81; 100];
         b.extend_from_slice(&[0x81, 0x01, 0x01]);
         b.extend(std::iter::repeat_n(0x01, 100));
         let mut out = Vec::new();

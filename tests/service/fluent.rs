@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -92,18 +91,7 @@ fn a_chunk_the_pipeline_cannot_take_is_never_acknowledged() {
     let dir = TempDir::new("fluent-full");
     // A file sink on a FIFO nobody reads, with a tiny blocking buffer: once the pipe and the
     // buffer are full, nothing more can be accepted.
-    let fifo = dir.path("stuck.fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .expect("mkfifo")
-            .success()
-    );
-    let reader = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || std::fs::File::open(fifo).expect("open the FIFO"))
-    };
+    let fifo = StuckFifo::new(&dir, "stuck.fifo");
     let config = dir.path("trailwatch.toml");
     std::fs::write(
         &config,
@@ -118,7 +106,7 @@ path = "{}"
 batch = {{ max_events = 10, timeout = "10ms" }}
 buffer = {{ type = "memory", max_events = 20, when_full = "block" }}
 "#,
-            fifo.display()
+            fifo.path.display()
         ),
     )
     .expect("config");
@@ -130,7 +118,7 @@ buffer = {{ type = "memory", max_events = 20, when_full = "block" }}
         "--metrics-addr",
         "127.0.0.1:0",
     ]);
-    let _pipe = reader.join().expect("reader thread");
+    let _pipe = fifo.opened();
     // Fill the pipe (64 KiB) and the buffer without acks.
     let mut filler = connect(svc.fluent[0]);
     let many: Vec<Value> = (0..2000).map(|_| routine()).collect();

@@ -151,15 +151,7 @@ fn get_within(addr: SocketAddr, path: &str, within: Duration) -> Option<u16> {
 #[test]
 fn a_sink_blocked_for_seconds_does_not_stall_ingest_or_metrics() {
     let dir = TempDir::new("blocked-sink");
-    let fifo = dir.path("slow-disk");
-    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
-    assert!(made.success());
-    // The reader opens the FIFO (so the sink's open returns) and then reads nothing: every
-    // write past the pipe's 64 KiB blocks, as a hung disk would.
-    let reader = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || std::fs::File::open(fifo).expect("open the FIFO"))
-    };
+    let fifo = StuckFifo::new(&dir, "slow-disk");
     let config = dir.path("trailwatch.toml");
     std::fs::write(
         &config,
@@ -171,7 +163,7 @@ path = "{}"
 concurrency = 4
 batch = {{ max_events = 50, timeout = "10ms" }}
 "#,
-            fifo.display()
+            fifo.path.display()
         ),
     )
     .expect("config");
@@ -185,7 +177,7 @@ batch = {{ max_events = 50, timeout = "10ms" }}
         "--metrics-addr",
         "127.0.0.1:0",
     ]);
-    let mut pipe = reader.join().expect("reader thread");
+    let mut pipe = fifo.opened();
     // Enough to fill the pipe several times over.
     let events: Vec<_> = (0..2000).map(|_| routine()).collect();
     let mut conn = TcpStream::connect(svc.tcp[0]).expect("connect");

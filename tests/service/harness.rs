@@ -522,3 +522,29 @@ pub fn promtool(args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A FIFO that is opened for reading (so a file sink's open returns) and then never read: every
+/// write past the pipe's 64 KiB blocks, as a hung disk would.
+pub struct StuckFifo {
+    pub path: PathBuf,
+    opener: std::thread::JoinHandle<std::fs::File>,
+}
+
+impl StuckFifo {
+    /// Makes `name` in `dir`; its reader opens it once the service opens it for writing.
+    pub fn new(dir: &TempDir, name: &str) -> StuckFifo {
+        let path = dir.path(name);
+        let made = Command::new("mkfifo").arg(&path).status().expect("mkfifo");
+        assert!(made.success(), "mkfifo {}", path.display());
+        let opener = {
+            let path = path.clone();
+            std::thread::spawn(move || std::fs::File::open(path).expect("open the FIFO"))
+        };
+        StuckFifo { path, opener }
+    }
+
+    /// The read end, once the service has opened the FIFO (keep it: dropping it ends the pipe).
+    pub fn opened(self) -> std::fs::File {
+        self.opener.join().expect("FIFO reader thread")
+    }
+}
