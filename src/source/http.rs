@@ -7,8 +7,7 @@
 //! was evaluated (and, when forwarding, is held by every sink); 400 (with the
 //! reason) for an undecodable body; 401 for a missing or wrong bearer token; 413 for a body over
 //! the limit, before or after decompression (logged: shippers drop such a batch; NDJSON and
-//! text bodies stream and have no body limit); 415 for an
-//! unknown encoding; 503 with
+//! text bodies stream and have no body limit); 415 for an unknown encoding; 503 with
 //! `Retry-After` when the pipeline is full. `GET`/`HEAD` on any path is a health check.
 
 use std::convert::Infallible;
@@ -222,10 +221,12 @@ async fn ingest(
 }
 
 /// Whether a body streams: NDJSON and text bodies that are compressed, or of unknown size or
-/// more than `BLOCKING_THRESHOLD` bytes, are decoded and split into batches as they arrive, so no limit applies to their size
-/// (each line is held to `--max-event-bytes`, memory to the queue budget) — what shippers at
-/// their defaults send (Vector's `http` sink sends NDJSON bodies over 10 MiB). Other shapes
-/// (arrays, objects, Records documents, MessagePack) are framed whole, under `--http-max-body`.
+/// more than `BLOCKING_THRESHOLD` bytes, are decoded and split into batches as they arrive, so
+/// no limit applies to their size (each line is held to `--max-event-bytes`, memory to the
+/// queue budget) — what shippers at their defaults send (Vector's `http` sink sends NDJSON
+/// bodies over 10 MiB). Other shapes (arrays, objects, Records documents, MessagePack) are
+/// framed whole, under `--http-max-body`. A streamed body waits for room in the pipeline rather
+/// than being answered 503, like any stream source.
 fn streams(content_type: Option<&str>, declared: Option<usize>, compressed: bool) -> bool {
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
     let lines = ct.contains("ndjson")
