@@ -293,9 +293,7 @@ impl Service {
             network.spawn(source::http::serve(l, ctx.clone(), http_settings.clone()));
         }
         let fluent_settings = source::fluent::Settings {
-            shared_key: config.ingest.fluent.shared_key.clone(),
-            self_hostname: config.ingest.fluent.self_hostname.clone(),
-            ack_timeout: config.ingest.fluent.ack_timeout,
+            fluent: config.ingest.fluent.clone(),
             max_message: config.ingest.http_max_body,
         };
         for (l, a) in fluent.into_iter().zip(&config.sources.fluent) {

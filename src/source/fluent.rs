@@ -12,7 +12,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use super::tcp::{IDLE_TIMEOUT, serve_connections};
 use super::{Context, constant_time_eq};
 use crate::ack::{Ack, AckOutcome};
+use crate::config::FluentSettings;
 use crate::event::decompress::{Coding, decompress};
 use crate::event::forward::{self, Entries, Events, Message, Ping};
 use crate::event::msgpack::{MsgpackError, Scan, ValueScan};
@@ -35,12 +36,8 @@ const BLOCKING_INFLATE: usize = 64 << 10;
 /// Forward server settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Require the handshake with this key.
-    pub shared_key: Option<String>,
-    /// Our name in `PONG`.
-    pub self_hostname: String,
-    /// How long an acknowledged chunk may take to be accepted.
-    pub ack_timeout: Duration,
+    /// Handshake and acknowledgements, as configured.
+    pub fluent: FluentSettings,
     /// Largest message (and inflated chunk) accepted.
     pub max_message: usize,
 }
@@ -84,7 +81,7 @@ async fn connection(
         writer,
         nonce: None,
     };
-    if settings.shared_key.is_some() {
+    if settings.fluent.shared_key.is_some() {
         let mut nonce = [0u8; 16];
         getrandom::fill(&mut nonce).map_err(|e| format!("no randomness for the handshake: {e}"))?;
         conn.write(&forward::helo(&nonce)).await?;
@@ -174,7 +171,13 @@ impl Conn<'_> {
     }
 
     async fn handshake(&mut self, msg: &[u8], ping: &Ping, nonce: &[u8]) -> Result<(), String> {
-        let key = self.settings.shared_key.as_deref().unwrap_or("").as_bytes();
+        let key = self
+            .settings
+            .fluent
+            .shared_key
+            .as_deref()
+            .unwrap_or("")
+            .as_bytes();
         let salt = &msg[ping.salt.clone()];
         let expected = forward::shared_key_digest(salt, &msg[ping.hostname.clone()], nonce, key);
         if !constant_time_eq(expected.as_bytes(), &msg[ping.digest.clone()]) {
@@ -182,7 +185,7 @@ impl Conn<'_> {
                 .await?;
             return Err("the client's shared key does not match".into());
         }
-        let host = &self.settings.self_hostname;
+        let host = &self.settings.fluent.self_hostname;
         let digest = forward::shared_key_digest(salt, host.as_bytes(), nonce, key);
         self.write(&forward::pong(true, "", host, &digest)).await?;
         self.nonce = None;
@@ -247,15 +250,18 @@ impl Conn<'_> {
                 .await
                 .map_err(|_| "the pipeline is shutting down".to_owned());
         };
-        let deadline = Instant::now() + self.settings.ack_timeout;
+        let deadline = Instant::now() + self.settings.fluent.ack_timeout;
         let (ack, acked) = Ack::new();
         batch.ack = Some(ack);
-        let admitted =
-            tokio::time::timeout(self.settings.ack_timeout, self.ctx.admission.send(batch)).await;
+        let admitted = tokio::time::timeout(
+            self.settings.fluent.ack_timeout,
+            self.ctx.admission.send(batch),
+        )
+        .await;
         if !matches!(admitted, Ok(Ok(()))) {
             return Err(format!(
                 "a chunk was not admitted within {:?} (the pipeline is full or shutting down); not acknowledged, the client will retry",
-                self.settings.ack_timeout
+                self.settings.fluent.ack_timeout
             ));
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -271,7 +277,7 @@ impl Conn<'_> {
             }
             Err(_) => Err(format!(
                 "a chunk was not processed and taken by the sinks within {:?}; not acknowledged, the client will retry",
-                self.settings.ack_timeout
+                self.settings.fluent.ack_timeout
             )),
         }
     }
