@@ -49,6 +49,9 @@ pub enum Command {
     Rules(crate::alerting::command::RulesArgs),
     /// Print the Grafana dashboard for the configured filters and alarms.
     Dashboard(crate::alerting::command::DashboardArgs),
+    /// Build the anomaly detectors' state from archived CloudTrail files, so detection starts
+    /// with their history instead of a learning period.
+    Learn(LearnArgs),
     /// Sigma detection rules: convert them to CloudWatch filter patterns.
     #[command(subcommand)]
     Sigma(SigmaCommand),
@@ -258,9 +261,36 @@ pub struct RunArgs {
     #[arg(long)]
     pub forward_matched_only: bool,
 
+    /// Detect anomalies (first-seen addresses, regions, user agents, APIs and keys per
+    /// principal; call and error rates; denied-call bursts) and write the records (NDJSON) here;
+    /// `-` for stdout. Settings: `[anomalies]` in the configuration.
+    #[arg(long, value_name = "PATH")]
+    pub anomalies_out: Option<PathBuf>,
+    /// Keep the anomaly detectors' learned state in this file (restored at start, snapshotted
+    /// periodically and at exit); turns detection on.
+    #[arg(long, value_name = "FILE")]
+    pub anomaly_state: Option<PathBuf>,
+
     /// Log format (logs go to stderr; the level comes from TRAILWATCH_LOG, default `info`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// `trailwatch learn`.
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// trailwatch's TOML configuration (its `[anomalies]` settings apply).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The state file to build (extended when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Worker threads.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// CloudTrail archives: delivery files or folders (`.json`, `.json.gz`, recursive).
+    #[arg(long = "files", value_name = "PATH", num_args = 1.., required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 impl RunArgs {
@@ -289,6 +319,11 @@ impl RunArgs {
             shutdown_timeout: self.shutdown_timeout,
             forward: self.forward.clone(),
             forward_matched_only: self.forward_matched_only,
+            anomalies: crate::anomaly::settings::AnomalyFlags {
+                out: self.anomalies_out.clone(),
+                state_file: self.anomaly_state.clone(),
+                learn_only: false,
+            },
         }
     }
 }

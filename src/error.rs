@@ -66,6 +66,9 @@ pub enum ServiceError {
     /// A `--files` path cannot be read.
     #[error("--files: {0}")]
     Files(std::io::Error),
+    /// The anomaly state file cannot be used.
+    #[error(transparent)]
+    AnomalyState(#[from] crate::anomaly::StateError),
     /// A thread (or the runtime) cannot be started.
     #[error("cannot start a thread: {0}")]
     Threads(std::io::Error),

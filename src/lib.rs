@@ -14,6 +14,7 @@
 
 pub mod ack;
 pub mod alerting;
+pub mod anomaly;
 pub mod blocking;
 pub mod cli;
 pub mod config;

@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Some(Command::Validate(args)) => trailwatch::validate(args),
         Some(Command::Filters(args)) => trailwatch::filters(args),
         Some(Command::Run(args)) => trailwatch::run(args),
+        Some(Command::Learn(args)) => trailwatch::service::learn(args),
         // Exit 1 when anything checked is not valid (the report says what).
         Some(Command::VerifyLogs(args)) => match trailwatch::integrity::run(args) {
             Ok(false) => return ExitCode::from(1),

@@ -52,26 +52,40 @@ impl Workers {
     }
 }
 
+/// What every worker shares.
+pub struct Shared<'a> {
+    /// Limits and decoding.
+    pub settings: &'a WorkerSettings,
+    /// Internal metrics.
+    pub telemetry: &'a Arc<Telemetry>,
+    /// The filters' metrics.
+    pub store: &'a Arc<Store>,
+    /// Where rejected events go.
+    pub dead_letter: Option<&'a DeadLetter>,
+    /// Forwarding.
+    pub forward: Option<&'a Arc<Forward>>,
+    /// Anomaly detection.
+    pub anomalies: Option<&'a Arc<crate::anomaly::Anomalies>>,
+}
+
 /// Starts `threads` workers; returns the admission for sources.
 pub fn start(
     threads: usize,
     budget_bytes: usize,
-    settings: &WorkerSettings,
-    telemetry: &Arc<Telemetry>,
-    store: &Arc<Store>,
-    dead_letter: Option<&DeadLetter>,
-    forward: Option<&Arc<Forward>>,
+    shared: &Shared<'_>,
 ) -> std::io::Result<(Admission, Workers)> {
+    let telemetry = shared.telemetry;
     let (tx, rx) = async_channel::bounded(QUEUE_BATCHES);
     let mut handles = Vec::with_capacity(threads);
     for i in 0..threads {
         let worker = Worker::new(
-            settings.clone(),
+            shared.settings.clone(),
             telemetry.clone(),
-            store.clone(),
-            dead_letter.cloned(),
-            forward.cloned(),
-        );
+            shared.store.clone(),
+            shared.dead_letter.cloned(),
+            shared.forward.cloned(),
+        )
+        .with_anomalies(shared.anomalies.cloned());
         let rx = rx.clone();
         handles.push(
             std::thread::Builder::new()

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::anomaly::Anomalies;
 use crate::cli::{LogFormat, RunArgs, ValidateArgs};
 use crate::config::{self, Config, ConfigError, JsonValidation, Overrides, Sources};
 use crate::dead_letter::DeadLetter;
@@ -70,6 +71,50 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     if config.sources.is_empty() {
         config.sources = Sources::defaults(std::io::stdin().is_terminal());
     }
+    serve(&origin, config)
+}
+
+/// `trailwatch learn`: runs the archives through the detectors (nothing else: no metrics
+/// endpoint, no forwarding, no records) and leaves the state file.
+pub fn learn(args: &crate::cli::LearnArgs) -> Result<(), CliError> {
+    init_logging(LogFormat::Text);
+    let origin = Origin {
+        file: args.config.clone(),
+        flags: Overrides {
+            files: args.files.clone(),
+            threads: args.threads,
+            metrics_addr: Some("none".into()),
+            anomalies: crate::anomaly::settings::AnomalyFlags {
+                out: None,
+                state_file: args.state.clone(),
+                learn_only: true,
+            },
+            ..Overrides::default()
+        },
+    };
+    let mut config = origin.load()?;
+    let has_state = config
+        .anomalies
+        .as_ref()
+        .is_some_and(|a| a.state_file.is_some());
+    if !has_state {
+        return Err(CliError::Usage(
+            "learn needs a state file: --state FILE, or state_file in [anomalies]".into(),
+        ));
+    }
+    config.forward.sinks.clear();
+    config.metrics.out = None;
+    config.sources = Sources {
+        stdin: false,
+        tcp: Vec::new(),
+        http: Vec::new(),
+        fluent: Vec::new(),
+        files: args.files.clone(),
+    };
+    serve(&origin, config)
+}
+
+fn serve(origin: &Origin, config: Config) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("trailwatch-io")
@@ -78,7 +123,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         .map_err(ServiceError::Threads)?;
     let result = runtime.block_on(async {
         let mut running = Service::build(config).await?.start()?;
-        let reason = running.wait(&origin).await;
+        let reason = running.wait(origin).await;
         running.drain(reason).await
     });
     // Sources blocked on reads (stdin) must not hold the process open.
@@ -131,6 +176,7 @@ pub struct Service {
     dead_letter: Option<DeadLetter>,
     dead_letter_thread: Option<JoinHandle<()>>,
     sinks: Option<Arc<Sinks>>,
+    anomalies: Option<Arc<Anomalies>>,
     admission: Admission,
     workers: Workers,
 }
@@ -198,6 +244,10 @@ impl Service {
                 matched_only: fwd.matched_only,
             })
         });
+        let anomalies = match &config.anomalies {
+            Some(a) => Some(start_anomalies(a, &telemetry, dead_letter.as_ref())?),
+            None => None,
+        };
         let ingest = &config.ingest;
         let settings = WorkerSettings {
             max_event_bytes: ingest.max_event_bytes,
@@ -207,11 +257,14 @@ impl Service {
         let (admission, workers) = pipeline::start(
             config.pipeline.threads,
             config.pipeline.queue_bytes,
-            &settings,
-            &telemetry,
-            &store,
-            dead_letter.as_ref(),
-            forward.as_ref(),
+            &pipeline::Shared {
+                settings: &settings,
+                telemetry: &telemetry,
+                store: &store,
+                dead_letter: dead_letter.as_ref(),
+                forward: forward.as_ref(),
+                anomalies: anomalies.as_ref(),
+            },
         )
         .map_err(ServiceError::Threads)?;
         Ok(Service {
@@ -226,6 +279,7 @@ impl Service {
             dead_letter,
             dead_letter_thread,
             sinks,
+            anomalies,
             admission,
             workers,
         })
@@ -245,9 +299,14 @@ impl Service {
             dead_letter,
             dead_letter_thread,
             sinks,
+            anomalies,
             admission,
             workers,
         } = self;
+        let snapshots = match &anomalies {
+            Some(a) => Some(Snapshots::start(a.clone(), &config).map_err(ServiceError::Threads)?),
+            None => None,
+        };
         let shutdown = CancellationToken::new();
         let ctx = Context {
             admission: admission.clone(),
@@ -343,8 +402,72 @@ impl Service {
             admission,
             workers,
             sinks,
+            anomalies,
+            snapshots,
             dead_letter_thread,
         })
+    }
+}
+
+/// Opens the anomaly sinks and restores the detectors' state.
+fn start_anomalies(
+    settings: &crate::anomaly::AnomalySettings,
+    telemetry: &Arc<Telemetry>,
+    dead_letter: Option<&DeadLetter>,
+) -> Result<Arc<Anomalies>, ServiceError> {
+    let metrics = crate::anomaly::AnomalyMetrics::register(telemetry);
+    let sinks = if settings.sinks.is_empty() {
+        None
+    } else {
+        for s in &settings.sinks {
+            tracing::info!(sink = %s.name, kind = ?s.kind, "writing anomaly records");
+        }
+        Some(Arc::new(Sinks::start(
+            &settings.sinks,
+            telemetry,
+            dead_letter,
+        )?))
+    };
+    let detector = crate::anomaly::restore(settings.clone())?;
+    tracing::info!(
+        detectors = settings.detectors.len(),
+        state_file = ?settings.state_file,
+        learn_only = settings.learn_only,
+        "detecting anomalies"
+    );
+    Ok(Arc::new(Anomalies::new(detector, sinks, metrics)))
+}
+
+/// The thread that snapshots the anomaly state on an interval.
+struct Snapshots {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Snapshots {
+    fn start(anomalies: Arc<Anomalies>, config: &Config) -> std::io::Result<Snapshots> {
+        let interval = config
+            .anomalies
+            .as_ref()
+            .map_or(Duration::from_secs(60), |a| a.snapshot_interval);
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("trailwatch-anomaly-state".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(interval)
+                {
+                    if let Err(e) = anomalies.save() {
+                        tracing::error!(error = %e, "cannot snapshot the anomaly state");
+                    }
+                }
+            })?;
+        Ok(Snapshots { stop, thread })
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
     }
 }
 
@@ -365,6 +488,8 @@ pub struct Running {
     admission: Admission,
     workers: Workers,
     sinks: Option<Arc<Sinks>>,
+    anomalies: Option<Arc<Anomalies>>,
+    snapshots: Option<Snapshots>,
     dead_letter_thread: Option<JoinHandle<()>>,
 }
 
@@ -436,6 +561,20 @@ impl Running {
                 .ok();
         })
         .await;
+        if let Some(s) = self.snapshots {
+            let _ = tokio::task::spawn_blocking(move || s.stop()).await;
+        }
+        let mut state_saved = Ok(());
+        if let Some(a) = &self.anomalies {
+            // Workers are done (or the deadline passed): the last snapshot holds everything.
+            let a = a.clone();
+            state_saved = tokio::task::spawn_blocking(move || a.save())
+                .await
+                .unwrap_or(Ok(()));
+            if let Some(sinks) = self.anomalies.as_ref().and_then(|a| a.sinks()) {
+                sinks.shutdown(deadline.into()).await;
+            }
+        }
         if let Some(sinks) = &self.sinks {
             // Workers are done: nothing more reaches the sinks; let them deliver what they hold.
             sinks.shutdown(deadline.into()).await;
@@ -450,7 +589,8 @@ impl Running {
                 let _ = tokio::task::spawn_blocking(move || h.join()).await;
             }
         }
-        drained.map_err(|_| ServiceError::ShutdownTimeout(timeout))
+        drained.map_err(|_| ServiceError::ShutdownTimeout(timeout))?;
+        state_saved.map_err(ServiceError::from)
     }
 }
 

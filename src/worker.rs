@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use trailwatch_pattern::{EvalOptions, Evaluator, JsonStatus};
 
+use crate::anomaly::{Anomalies, Found, Observations};
 use crate::dead_letter::{DeadLetter, Rejected};
 use crate::event::envelope::{Decoder, Event, Output};
 use crate::event::{Batch, EnvelopeKind, RejectReason, SourceKind};
@@ -50,6 +51,9 @@ pub struct Worker {
     out: OutBatch,
     trail: crate::trail::TrailDeltas,
     sigma: SigmaScratch,
+    anomalies: Option<Arc<Anomalies>>,
+    observations: Observations,
+    found: Vec<Found>,
 }
 
 /// A worker's Sigma state: its own evaluator (the rules are a separate set), the batch's match
@@ -96,19 +100,42 @@ impl Worker {
             out: OutBatch::default(),
             trail: crate::trail::TrailDeltas::default(),
             sigma: SigmaScratch::default(),
+            anomalies: None,
+            observations: Observations::default(),
+            found: Vec::new(),
         }
+    }
+
+    /// The worker with anomaly detection: it observes every accepted event for `anomalies`.
+    pub fn with_anomalies(mut self, anomalies: Option<Arc<Anomalies>>) -> Worker {
+        self.anomalies = anomalies;
+        self
     }
 
     /// Processes batches until the queue is closed and empty.
     pub fn run(mut self, queue: async_channel::Receiver<Batch>) {
-        while let Ok(batch) = queue.recv_blocking() {
+        let Some(anomalies) = self.anomalies.clone() else {
+            while let Ok(batch) = queue.recv_blocking() {
+                self.telemetry.queue_batches.set(queue.len() as i64);
+                self.process(&batch);
+            }
+            return;
+        };
+        // The detectors see batches in the order they left the queue, whichever worker
+        // finishes first (event order is what their windows and first sightings mean).
+        while let Some((batch, turn)) = anomalies.order.take(|| queue.recv_blocking().ok()) {
             self.telemetry.queue_batches.set(queue.len() as i64);
-            self.process(&batch);
+            self.process_in_turn(&batch, Some(turn));
         }
     }
 
     /// Processes one batch.
     pub fn process(&mut self, batch: &Batch) {
+        self.process_in_turn(batch, None);
+    }
+
+    /// Processes one batch; its observations reach the detectors at `turn` (when given).
+    fn process_in_turn(&mut self, batch: &Batch, turn: Option<crate::anomaly::order::Turn<'_>>) {
         let generation = self.store.current();
         self.deltas.reset(&generation);
         let opts = EvalOptions {
@@ -132,6 +159,7 @@ impl Worker {
             out: &mut self.out,
             trail: &mut self.trail,
             trail_enabled: self.store.trail.enabled(),
+            observations: self.anomalies.is_some().then_some(&mut self.observations),
             // Backfilled files hold old events: their age is no delivery lag.
             arrival: (batch.source != SourceKind::Files).then(|| {
                 std::time::SystemTime::now()
@@ -143,6 +171,15 @@ impl Worker {
         // CloudTrail file POSTed whole is several MB); documents are bounded by their source.
         let decoder = &mut self.decoder;
         batch.for_each_document(|doc| decoder.decode(doc, &mut out));
+        if let Some(a) = &self.anomalies {
+            a.process(&self.observations, turn, &mut self.found);
+            if !self.found.is_empty() {
+                crate::anomaly::enrich(&mut self.out, &self.found);
+                a.emit(&self.found);
+                self.found.clear();
+            }
+            self.observations.clear();
+        }
         generation.flush(&mut self.deltas, &self.telemetry);
         self.store.trail.flush(&mut self.trail, &self.telemetry);
         if let Some(ack) = &batch.ack {
@@ -212,6 +249,8 @@ struct Events<'a> {
     trail_enabled: bool,
     arrival: Option<f64>,
     sigma: &'a mut SigmaScratch,
+    /// Where accepted events are observed for anomaly detection (when it is on).
+    observations: Option<&'a mut Observations>,
 }
 
 impl Output for Events<'_> {
@@ -270,13 +309,18 @@ impl Output for Events<'_> {
         for &rule in &self.sigma.matched {
             self.sigma.counts[rule as usize] += 1;
         }
+        let mut forwarded = None;
         if let Some(f) = self.forward {
             if any || !self.sigma.matched.is_empty() || !f.matched_only {
                 let names = outcome.matches().map(|id| set.filters()[id].name());
                 let (matched, tags) = (&self.sigma.matched[..], &sigma.tags[..]);
                 f.enricher
                     .append_with_sigma(&e, names, matched, tags, self.out);
+                forwarded = Some(self.out.events.len() as u32 - 1);
             }
+        }
+        if let Some(obs) = self.observations.as_deref_mut() {
+            obs.push(e.eval, forwarded);
         }
     }
 

@@ -74,11 +74,13 @@ pub fn rules(args: &RulesArgs) -> Result<(), CliError> {
         RulesFormat::Prometheus => super::prometheus::rule_file(
             &config.alarms,
             config.trail_health.as_ref(),
+            config.anomalies.as_ref(),
             &origin(args),
         ),
         RulesFormat::Grafana => super::grafana::provisioning(
             &config.alarms,
             config.trail_health.as_ref(),
+            config.anomalies.as_ref(),
             &origin(args),
         ),
     };

@@ -126,7 +126,12 @@ fn notify_regex(target: &str) -> String {
 }
 
 /// The provisioning document: rule group, contact points and notification policy.
-pub fn provisioning(alarms: &[Alarm], trail: Option<&TrailSettings>, origin: &str) -> String {
+pub fn provisioning(
+    alarms: &[Alarm],
+    trail: Option<&TrailSettings>,
+    anomalies: Option<&crate::anomaly::AnomalySettings>,
+    origin: &str,
+) -> String {
     let mut targets: Vec<&str> = alarms
         .iter()
         .flat_map(|a| a.notify.iter().map(String::as_str))
@@ -171,7 +176,7 @@ pub fn provisioning(alarms: &[Alarm], trail: Option<&TrailSettings>, origin: &st
             "rules": alarms
                 .iter()
                 .map(rule)
-                .chain(trail_rules(trail).iter().map(trail_rule))
+                .chain(trail_rules(trail, anomalies).iter().map(trail_rule))
                 .collect::<Vec<_>>()
         }],
         "contactPoints": contact_points,

@@ -247,9 +247,15 @@ pub fn evaluation_interval(alarms: &[Alarm]) -> u64 {
         .min(60)
 }
 
-/// The whole rule file: the alarms, then the trail-health alerts of `trail`.
-pub fn rule_file(alarms: &[Alarm], trail: Option<&TrailSettings>, origin: &str) -> String {
-    let trail_rules = super::trail_rules::trail_rules(trail);
+/// The whole rule file: the alarms, then the trail-health alerts of `trail` and the anomaly
+/// alert.
+pub fn rule_file(
+    alarms: &[Alarm],
+    trail: Option<&TrailSettings>,
+    anomalies: Option<&crate::anomaly::AnomalySettings>,
+    origin: &str,
+) -> String {
+    let trail_rules = super::trail_rules::trail_rules(trail, anomalies);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -426,7 +432,7 @@ mod tests {
         assert_eq!(period_text(300), "5m");
         assert_eq!(period_text(3600), "1h");
         assert_eq!(period_text(10), "10s");
-        let file = rule_file(&[a], None, "");
+        let file = rule_file(&[a], None, None, "");
         assert!(file.contains("    interval: 60s\n"), "{file}");
     }
 }

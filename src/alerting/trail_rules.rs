@@ -1,6 +1,7 @@
 //! The trail-health alerts (`[trail_health]`): an account and region that went silent, and
-//! delivery lag above a threshold. Not CloudWatch alarms (CloudWatch has no such metric), but
-//! generated alongside them, with the same labels.
+//! delivery lag above a threshold; and the anomaly alert (`[anomalies]`): any anomaly found.
+//! Not CloudWatch alarms (CloudWatch has no such metric), but generated alongside them, with the
+//! same labels.
 
 use super::prometheus::period_text;
 use crate::trail::{LAG, NEWEST, TrailSettings};
@@ -39,8 +40,35 @@ impl TrailRule {
     }
 }
 
-/// The rules for `settings` (none when its alerts are off).
-pub fn trail_rules(settings: Option<&TrailSettings>) -> Vec<TrailRule> {
+/// `trailwatch_anomalies_total`
+const ANOMALIES: &str = "trailwatch_anomalies_total";
+
+/// The rules for `settings` and `anomalies` (none for either when its alerts are off).
+pub fn trail_rules(
+    settings: Option<&TrailSettings>,
+    anomalies: Option<&crate::anomaly::AnomalySettings>,
+) -> Vec<TrailRule> {
+    let mut rules = health_rules(settings);
+    if anomalies.is_some_and(|a| a.alerts) {
+        // Summed over instances (each sees part of the stream), per detector; the records
+        // (anomaly sinks) say which principal and what was new.
+        rules.push(TrailRule {
+            alert: "TrailwatchAnomaly",
+            query: format!("sum by (detector) (increase({ANOMALIES}[10m]))"),
+            threshold: 0,
+            metric: ANOMALIES,
+            summary: "{{ VALUE }} {{ $labels.detector }} anomalies in the last 10 minutes".into(),
+            description: "trailwatch's anomaly detectors reported activity unlike the \
+                          principal's or account's history (see the anomaly records for who \
+                          and what). README \"Anomaly detection\" explains each detector and \
+                          how to silence a known source."
+                .into(),
+        });
+    }
+    rules
+}
+
+fn health_rules(settings: Option<&TrailSettings>) -> Vec<TrailRule> {
     let Some(s) = settings.filter(|s| s.alerts) else {
         return Vec::new();
     };

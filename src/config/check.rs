@@ -49,6 +49,7 @@ pub fn load(file: Option<&Path>, args: &Overrides) -> Result<Config, ConfigError
         ingest,
         alarms: Vec::new(),
         trail_health: None,
+        anomalies: crate::anomaly::settings::check(raw.anomalies.as_ref(), &args.anomalies, &ctx)?,
     };
     let config = crate::alerting::attach(config, &raw, args, file.as_ref())?;
     let stdout_sink = config
@@ -59,6 +60,15 @@ pub fn load(file: Option<&Path>, args: &Overrides) -> Result<Config, ConfigError
     if stdout_sink && config.metrics.out.as_deref() == Some(Path::new("-")) {
         return Err(ConfigError::flag(
             "--forward - and --metrics-out - cannot both write to stdout",
+        ));
+    }
+    let anomalies_stdout = config
+        .anomalies
+        .as_ref()
+        .is_some_and(|a| a.sinks.iter().any(|s| s.kind == SinkKind::Stdout));
+    if anomalies_stdout && (stdout_sink || config.metrics.out.as_deref() == Some(Path::new("-"))) {
+        return Err(ConfigError::flag(
+            "anomaly records to stdout cannot share it with --forward - or --metrics-out -",
         ));
     }
     Ok(config)

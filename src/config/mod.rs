@@ -70,6 +70,8 @@ pub struct Overrides {
     pub forward: Vec<String>,
     /// Forward only matched events.
     pub forward_matched_only: bool,
+    /// `--anomalies-out`, `--anomaly-state`.
+    pub anomalies: crate::anomaly::settings::AnomalyFlags,
 }
 
 /// How JSON events are validated.
@@ -114,6 +116,8 @@ pub struct Config {
     pub alarms: Vec<crate::alerting::Alarm>,
     /// Trail health (`[trail_health]`), off when `None`.
     pub trail_health: Option<crate::trail::TrailSettings>,
+    /// Anomaly detection (`[anomalies]`), off when `None`.
+    pub anomalies: Option<crate::anomaly::AnomalySettings>,
 }
 
 /// What forwarded events carry and where they go.

@@ -63,6 +63,8 @@ pub struct RawConfig {
     pub aws_alarms: Vec<Str>,
     /// Trail health per account and region (and its alerts); off unless present.
     pub trail_health: Option<crate::trail::RawTrailHealth>,
+    /// Anomaly detection; off unless present (or `--anomalies-out` is given).
+    pub anomalies: Option<crate::anomaly::settings::RawAnomalies>,
 }
 
 /// `[sources]`

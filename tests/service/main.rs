@@ -3,6 +3,7 @@
 
 mod alerting;
 mod alertmanager;
+mod anomalies;
 mod cis;
 mod cli;
 mod configs;
