@@ -186,17 +186,15 @@ impl Anomalies {
         }
     }
 
-    /// The state, encoded (under the lock; the caller writes it without).
-    pub fn encode(&self) -> Vec<u8> {
-        snapshot::encode(&self.lock())
-    }
-
     /// Snapshots to the state file, if one is configured (counted either way).
     pub fn save(&self) -> Result<(), StateError> {
-        let Some(path) = self.lock().settings().state_file.clone() else {
-            return Ok(());
+        let (path, bytes) = {
+            let d = self.lock();
+            let Some(path) = d.settings().state_file.clone() else {
+                return Ok(());
+            };
+            (path, snapshot::encode(&d))
         };
-        let bytes = self.encode();
         let r = snapshot::write_atomic(&path, &bytes);
         let result = if r.is_ok() { "success" } else { "failure" };
         self.metrics.snapshots.with_label_values(&[result]).inc();

@@ -5,6 +5,7 @@
 
 use super::fields::{Observation, Observations, format_time};
 use super::settings::DetectorKind;
+use crate::sink::enrich::json_str;
 
 /// One anomaly found.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,12 +18,6 @@ pub struct Found {
     pub record: Vec<u8>,
     /// `{"detector":…,"detail":…}` for the enrichment.
     pub summary: Vec<u8>,
-}
-
-/// Writes `s` as a JSON string.
-pub fn json_str(out: &mut Vec<u8>, s: &str) {
-    // Serialising a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 fn member(out: &mut Vec<u8>, first: &mut bool, key: &str) {

@@ -31,7 +31,8 @@ pub struct Enricher {
     pub label_paths: Vec<Vec<String>>,
 }
 
-fn json_str(out: &mut Vec<u8>, s: &str) {
+/// Writes `s` as a JSON string.
+pub fn json_str(out: &mut Vec<u8>, s: &str) {
     // Serialising a &str into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
 }
